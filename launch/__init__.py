@@ -1,0 +1,1 @@
+"""Entry points: flag parsing and orchestration only (`python -m launch.<name>`)."""

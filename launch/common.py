@@ -1,0 +1,45 @@
+"""What every entry point shares: flag parsing and turning user errors into one line.
+
+A user error (bad flag, unknown config field or variant, impossible value) prints one
+line `error: ...` to stderr and exits with status 2, before anything compiles or is
+written.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Callable, NoReturn, TypeVar
+
+from absl import flags, logging
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+T = TypeVar("T")
+
+
+def fail(message: str, status: int = 2) -> NoReturn:
+  print(f"error: {message}", file=sys.stderr, flush=True)
+  sys.exit(status)
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+  """absl flag parser for `app.run(..., flags_parser=parse_flags)`: errors exit 2.
+
+  Also quiets library INFO logs (orbax logs every checkpoint step at INFO).
+  """
+  logging.set_verbosity(logging.WARNING)
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    msg = str(e).strip().splitlines()
+    fail(msg[-1] if msg else repr(e))
+  except (ValueError, KeyError, AttributeError, TypeError, FileNotFoundError) as e:
+    fail(f"{type(e).__name__}: {e}")
+
+
+def user_errors(fn: Callable[[], T]) -> T:
+  """Runs `fn`; a ValueError (a user's mistake) becomes one line and exit status 2."""
+  try:
+    return fn()
+  except ValueError as e:
+    fail(str(e))

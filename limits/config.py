@@ -1,0 +1,198 @@
+"""Experiment configuration: one validation of the ConfigDict, then frozen dataclasses.
+
+Nothing downstream reads the ConfigDict. Every error a user can cause is a ValueError
+whose message names the field and the allowed values (`launch/` turns it into one line
+and exit status 2).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any, Iterable
+
+import ml_collections
+
+from limits import languages
+from limits.models import attention, positional, transformer
+
+SCHEDULES = ("constant", "cosine")
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+  language: str = "parity"
+  task: str = "recognition"
+  p: float = 0.5
+  train_lengths: tuple[int, ...] = tuple(range(1, 41))
+  eval_lengths: tuple[int, ...] = tuple(range(1, 201))
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+  steps: int = 2000
+  batch_size: int = 64
+  learning_rate: float = 1e-3
+  warmup_steps: int = 100
+  schedule: str = "constant"
+  weight_decay: float = 0.0
+  grad_clip: float = 1.0
+  seed: int = 0
+  checkpoint_every: int = 500
+  keep_checkpoints: int = 3
+  log_every: int = 100
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalConfig:
+  batch_size: int = 128     # strings per evaluated length
+  bucket: int = 32          # padded lengths are multiples of this (one program each)
+  group: int = 8            # lengths evaluated per call
+  seed: int = 1234
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+  model: transformer.ModelConfig
+  data: DataConfig
+  train: TrainConfig
+  eval: EvalConfig
+
+  def to_dict(self) -> dict[str, Any]:
+    return dataclasses.asdict(self)
+
+
+def parse_lengths(value: Any, field: str) -> tuple[int, ...]:
+  """Lengths from `"1-40"`, `"1-200:5"` (step), `"1,2,8-10"`, an int or a sequence."""
+  if isinstance(value, int) and not isinstance(value, bool):
+    items: Iterable[Any] = [value]
+  elif isinstance(value, str):
+    items = [s.strip() for s in value.split(",") if s.strip()]
+  elif isinstance(value, (list, tuple)):
+    items = list(value)
+  else:
+    raise ValueError(f"{field}: expected lengths like '1-40' or '1,2,8-10', got {value!r}")
+  out: list[int] = []
+  for item in items:
+    if isinstance(item, int) and not isinstance(item, bool):
+      out.append(item)
+      continue
+    m = re.fullmatch(r"(-?\d+)(?:\s*-\s*(-?\d+)(?::(\d+))?)?", str(item).strip())
+    if not m:
+      raise ValueError(f"{field}: cannot read {item!r}; write lengths like '1-40', "
+                       f"'1-200:5' or '1,2,8-10'")
+    lo = int(m.group(1))
+    hi = int(m.group(2)) if m.group(2) is not None else lo
+    step = int(m.group(3)) if m.group(3) else 1
+    if hi < lo or step < 1:
+      raise ValueError(f"{field}: empty range {item!r}")
+    out.extend(range(lo, hi + 1, step))
+  if not out:
+    raise ValueError(f"{field}: no lengths given")
+  bad = [n for n in out if n < 1]
+  if bad:
+    raise ValueError(f"{field}: lengths must be >= 1, got {bad[0]}")
+  return tuple(sorted(set(out)))
+
+
+def _get(cfg: ml_collections.ConfigDict, section: str, cls: type) -> dict[str, Any]:
+  known = {f.name for f in dataclasses.fields(cls)}
+  sub = cfg.get(section, None)
+  if sub is None:
+    return {}
+  given = dict(sub.items()) if hasattr(sub, "items") else {}
+  extra = sorted(set(given) - known)
+  if extra:
+    raise ValueError(f"{section}.{extra[0]}: unknown field; allowed: {', '.join(sorted(known))}")
+  return given
+
+
+def _require(ok: bool, msg: str) -> None:
+  if not ok:
+    raise ValueError(msg)
+
+
+def _int(d: dict[str, Any], key: str, field: str, lo: int) -> None:
+  v = d.get(key)
+  if v is None:
+    return
+  _require(isinstance(v, int) and not isinstance(v, bool),
+           f"{field}: expected an integer, got {v!r}")
+  _require(v >= lo, f"{field}: must be >= {lo}, got {v}")
+
+
+def _float(d: dict[str, Any], key: str, field: str, lo: float, hi: float | None = None,
+           open_lo: bool = False) -> None:
+  v = d.get(key)
+  if v is None:
+    return
+  _require(isinstance(v, (int, float)) and not isinstance(v, bool),
+           f"{field}: expected a number, got {v!r}")
+  ok = v > lo if open_lo else v >= lo
+  ok = ok and (hi is None or v < hi)
+  rng = f"({lo}, {hi})" if hi is not None else (f"> {lo}" if open_lo else f">= {lo}")
+  _require(ok, f"{field}: must be {rng}, got {v}")
+  d[key] = float(v)
+
+
+def _choice(d: dict[str, Any], key: str, field: str, allowed: tuple[str, ...]) -> None:
+  v = d.get(key)
+  if v is not None and v not in allowed:
+    raise ValueError(f"{field}: unknown value {v!r}; allowed: {', '.join(allowed)}")
+
+
+def validate(cfg: ml_collections.ConfigDict) -> Experiment:
+  """Checks every field of `cfg` and returns the frozen `Experiment`."""
+  top_known = {"model", "data", "train", "eval"}
+  extra = sorted(set(cfg.keys()) - top_known)
+  _require(not extra, f"{extra[0] if extra else ''}: unknown config section; "
+           f"allowed: {', '.join(sorted(top_known))}")
+
+  m = _get(cfg, "model", transformer.ModelConfig)
+  for k in ("depth", "heads", "width", "mlp_width"):
+    _int(m, k, f"model.{k}", 1)
+  _choice(m, "attention", "model.attention", attention.ATTENTION)
+  _choice(m, "layer_norm", "model.layer_norm", transformer.LAYER_NORM)
+  _choice(m, "positional", "model.positional", positional.POSITIONAL)
+  _float(m, "ln_eps", "model.ln_eps", 0.0)
+  if "causal" in m:
+    _require(isinstance(m["causal"], bool), f"model.causal: expected true/false, got {m['causal']!r}")
+  model = transformer.ModelConfig(**m)
+  _require(model.width % model.heads == 0,
+           f"model.heads: must divide model.width={model.width}, got {model.heads} "
+           f"(allowed: {', '.join(str(h) for h in range(1, model.width + 1) if model.width % h == 0)})")
+
+  d = _get(cfg, "data", DataConfig)
+  _choice(d, "task", "data.task", languages.TASKS)
+  _float(d, "p", "data.p", 0.0, 1.0, open_lo=True)
+  for k in ("train_lengths", "eval_lengths"):
+    if k in d:
+      d[k] = parse_lengths(d[k], f"data.{k}")
+  data = DataConfig(**d)
+  lang = languages.make_language(data.language, data.p)
+  for k in ("train_lengths", "eval_lengths"):
+    for n in getattr(data, k):
+      try:
+        lang.check_length(n)
+      except ValueError as e:
+        raise ValueError(f"data.{k}: {e}") from None
+
+  t = _get(cfg, "train", TrainConfig)
+  for k, lo in (("steps", 0), ("batch_size", 1), ("warmup_steps", 0), ("seed", 0),
+                ("checkpoint_every", 1), ("keep_checkpoints", 1), ("log_every", 1)):
+    _int(t, k, f"train.{k}", lo)
+  _float(t, "learning_rate", "train.learning_rate", 0.0, open_lo=True)
+  _float(t, "weight_decay", "train.weight_decay", 0.0)
+  _float(t, "grad_clip", "train.grad_clip", 0.0, open_lo=True)
+  _choice(t, "schedule", "train.schedule", SCHEDULES)
+  train = TrainConfig(**t)
+
+  e = _get(cfg, "eval", EvalConfig)
+  for k, lo in (("batch_size", 1), ("bucket", 1), ("group", 1), ("seed", 0)):
+    _int(e, k, f"eval.{k}", lo)
+  return Experiment(model=model, data=data, train=train, eval=EvalConfig(**e))
+
+
+def to_configdict(exp: Experiment) -> ml_collections.ConfigDict:
+  """The inverse of `validate` (lengths as tuples), e.g. for tests and notebooks."""
+  return ml_collections.ConfigDict(exp.to_dict())

@@ -1,0 +1,90 @@
+"""Length-generalisation evaluation over a grid of lengths, without a compile per length.
+
+Lengths are grouped into buckets of padded size (multiples of `eval.bucket`) and into
+groups of `eval.group` lengths; one jitted program per bucket evaluates a whole group of
+lengths (`group x batch_size` strings) at once, so 200 lengths cost a handful of programs.
+Strings of length n are drawn from `fold_in(eval_key, n)`.
+
+Letters: G lengths per group, S strings per length.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from limits import train as train_lib
+
+LOG2 = train_lib.LOG2
+
+
+def bucket_of(n: int, bucket: int) -> int:
+  """Padded length (symbols) used for strings of length n."""
+  return -(-n // bucket) * bucket
+
+
+def make_eval_fn(setup: train_lib.Setup, padded: int) -> Callable[[Any, jax.Array, jax.Array], dict]:
+  """`eval_fn(params, key, lengths_G) -> {accuracy_G, xent_bits_G}` at one padded size."""
+  e = setup.exp.eval
+  lang, task, model = setup.language, setup.task, setup.model
+
+  def one_length(params, key, n):
+    batch = lang.sample(task, jax.random.fold_in(key, n), jnp.full((e.batch_size,), n, jnp.int32),
+                        padded)
+    xent_S, correct_S = train_lib.losses(model, params, batch)
+    return {"accuracy": jnp.mean(correct_S), "xent_bits": jnp.mean(xent_S) / LOG2}
+
+  def eval_fn(params, key, lengths_G):
+    return jax.vmap(one_length, in_axes=(None, None, 0))(params, key, lengths_G)
+
+  return eval_fn
+
+
+class Evaluator:
+  """Caches one compiled program per padded size; counts the programs it compiles."""
+
+  def __init__(self, setup: train_lib.Setup):
+    self.setup = setup
+    self.compiled: dict[int, Callable] = {}
+
+  @property
+  def num_programs(self) -> int:
+    return len(self.compiled)
+
+  def _fn(self, padded: int) -> Callable:
+    if padded not in self.compiled:
+      self.compiled[padded] = jax.jit(make_eval_fn(self.setup, padded))
+    return self.compiled[padded]
+
+  def __call__(self, params: Any, lengths: tuple[int, ...] | None = None) -> list[dict[str, float]]:
+    """One dict per length: length, accuracy, xent_bits, optimal_xent_bits, chance_xent_bits."""
+    exp, lang = self.setup.exp, self.setup.language
+    lengths = tuple(sorted(lengths or exp.data.eval_lengths))
+    key = jax.random.key(exp.eval.seed)
+    by_bucket: dict[int, list[int]] = {}
+    for n in lengths:
+      by_bucket.setdefault(bucket_of(n, exp.eval.bucket), []).append(n)
+    results: dict[int, dict[str, float]] = {}
+    pending = []
+    for padded, ns in sorted(by_bucket.items()):
+      g = exp.eval.group
+      for i in range(0, len(ns), g):
+        chunk = ns[i:i + g]
+        # Pad the group with copies of its last length: the shape, and so the program,
+        # stays the same for every group of this bucket.
+        lengths_G = jnp.asarray(chunk + [chunk[-1]] * (g - len(chunk)), jnp.int32)
+        pending.append((chunk, self._fn(padded)(params, key, lengths_G)))
+    for chunk, out in pending:
+      out = jax.device_get(out)
+      for j, n in enumerate(chunk):
+        results[n] = {"accuracy": float(out["accuracy"][j]), "xent_bits": float(out["xent_bits"][j])}
+    rows = []
+    for n in lengths:
+      rows.append({"length": n, **results[n],
+                   "optimal_xent_bits": lang.optimal_xent_bits(exp.data.task, n),
+                   "chance_xent_bits": lang.chance_xent_bits(exp.data.task, n)})
+    return rows

@@ -1,0 +1,229 @@
+"""The shape every language shares: token layout, `Batch`, and the `Language` base.
+
+Letters in tensor names: B batch, T padded sequence positions (max length + 1), C
+output classes, N symbols of the alphabet.
+
+Token layout (ids), for an alphabet of N symbols:
+  0 .. N-1  the language's symbols, in the order of `Language.alphabet`
+  N         EOS, the end-of-sequence symbol x_n of Hahn (2020) §3
+  N + 1     BOS, read at position 0 by next-symbol prediction (predicts x_1)
+  N + 2     PAD, masked out of attention and out of every loss and readout
+
+Recognition input of a string of m symbols:  x_1 .. x_m EOS PAD ...   (readout at m)
+Prediction input of a prefix of m symbols:   BOS x_1 .. x_m PAD ...    (readout at 0..m)
+In prediction, output class c < N means symbol c and class N means EOS, so a class id is
+the token id of what comes next.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import math
+from typing import Any, Sequence
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+TASKS = ("recognition", "prediction")
+
+
+@flax.struct.dataclass
+class Batch:
+  """A padded batch of strings, shapes static, built on device.
+
+  tokens_BxT: int32 token ids (layout in the module docstring).
+  lengths_B: int32 number of symbols m of each string (EOS/BOS not counted).
+  labels_B: int32 class of each string (recognition: 1 = member), or None.
+  targets_BxTxC: float32 exact next-symbol distribution q(. | prefix) at each position
+    (prediction), or None. Rows at padding positions are zero.
+  """
+
+  tokens_BxT: jax.Array
+  lengths_B: jax.Array
+  labels_B: jax.Array | None = None
+  targets_BxTxC: jax.Array | None = None
+
+  @property
+  def readout_B(self) -> jax.Array:
+    """Index of the last position y_n^(L) of each string (its EOS in recognition)."""
+    return self.lengths_B
+
+  @property
+  def valid_BxT(self) -> jax.Array:
+    """True at every non-padding position."""
+    t = jnp.arange(self.tokens_BxT.shape[1])
+    return t[None, :] <= self.lengths_B[:, None]
+
+
+def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
+  """Splits `name:a=1,b` into ("name", {"a": "1", "b": ""})."""
+  if not isinstance(spec, str) or not spec.strip():
+    raise ValueError(f"data.language: expected a language name, got {spec!r}")
+  name, _, rest = spec.strip().partition(":")
+  params: dict[str, str] = {}
+  for item in filter(None, (s.strip() for s in rest.split(","))):
+    key, _, value = item.partition("=")
+    params[key.strip()] = value.strip()
+  return name.strip(), params
+
+
+def entropy_bits(q: np.ndarray) -> float:
+  """Shannon entropy in bits of a probability vector (0 log 0 = 0)."""
+  q = np.asarray(q, np.float64)
+  nz = q[q > 0]
+  return float(-(nz * np.log2(nz)).sum())
+
+
+class Language(abc.ABC):
+  """A formal language with its samplers, membership oracle and exact cross-entropies.
+
+  Subclasses set `name` and `alphabet` and implement the abstract methods. Sampling
+  methods are pure functions of a PRNG key and are jittable: `max_length` is static,
+  `lengths_B` may be traced.
+  """
+
+  name: str
+  alphabet: tuple[str, ...]
+
+  def __init__(self, p: float = 0.5):
+    if not 0.0 < float(p) < 1.0:
+      raise ValueError(f"data.p: the generator's stop probability must lie in (0, 1), got {p}")
+    self.p = float(p)
+
+  # Token ids ------------------------------------------------------------------
+  @property
+  def n_symbols(self) -> int:
+    return len(self.alphabet)
+
+  @property
+  def eos(self) -> int:
+    return self.n_symbols
+
+  @property
+  def bos(self) -> int:
+    return self.n_symbols + 1
+
+  @property
+  def pad(self) -> int:
+    return self.n_symbols + 2
+
+  @property
+  def vocab_size(self) -> int:
+    return self.n_symbols + 3
+
+  def num_classes(self, task: str) -> int:
+    """Output classes: 2 for recognition, symbols + EOS for prediction."""
+    return 2 if task == "recognition" else self.n_symbols + 1
+
+  # Strings <-> ids ------------------------------------------------------------
+  def encode(self, string: str) -> list[int]:
+    """Symbol ids of a string written in the alphabet; ValueError names a bad symbol."""
+    index = {s: i for i, s in enumerate(self.alphabet)}
+    out = []
+    for pos, ch in enumerate(string):
+      if ch not in index:
+        raise ValueError(
+            f"symbol {ch!r} at position {pos} is not in the alphabet of {self.name} "
+            f"({' '.join(self.alphabet)})")
+      out.append(index[ch])
+    return out
+
+  def decode(self, ids: Sequence[int]) -> str:
+    return "".join(self.alphabet[int(i)] for i in ids)
+
+  # Sampling -------------------------------------------------------------------
+  def check_length(self, n: int) -> None:
+    """Raises ValueError if no string of length n can be sampled for recognition."""
+    if n < 1:
+      raise ValueError(f"length must be >= 1, got {n}")
+
+  @abc.abstractmethod
+  def sample_symbols(self, key: jax.Array, labels_B: jax.Array, lengths_B: jax.Array,
+                     max_length: int) -> jax.Array:
+    """int32[B, max_length]: a uniform member (label 1) or non-member (label 0) of each
+    length; entries at positions >= length are arbitrary (they are overwritten)."""
+
+  @abc.abstractmethod
+  def sample_prefixes(self, key: jax.Array, lengths_B: jax.Array,
+                      max_length: int) -> jax.Array:
+    """int32[B, max_length]: generator prefixes of each length (see `prediction`)."""
+
+  @abc.abstractmethod
+  def next_symbol_distribution(self, symbols_BxL: jax.Array) -> jax.Array:
+    """float32[B, L+1, N+1]: q(. | x_1..x_t) for t = 0..L under the generator."""
+
+  @abc.abstractmethod
+  def accepts(self, symbols_BxL: jax.Array, lengths_B: jax.Array) -> jax.Array:
+    """bool[B]: membership oracle for each (padded) string."""
+
+  def recognition(self, key: jax.Array, lengths_B: jax.Array, max_length: int) -> Batch:
+    """Balanced members / non-members of the given exact lengths (label 1 = member)."""
+    k_label, k_str = jax.random.split(key)
+    labels_B = jax.random.bernoulli(k_label, 0.5, lengths_B.shape).astype(jnp.int32)
+    sym = self.sample_symbols(k_str, labels_B, lengths_B, max_length)
+    t = jnp.arange(max_length + 1)[None, :]
+    sym = jnp.pad(sym, ((0, 0), (0, 1)))
+    n = lengths_B[:, None]
+    tokens = jnp.where(t < n, sym, jnp.where(t == n, self.eos, self.pad))
+    return Batch(tokens_BxT=tokens.astype(jnp.int32), lengths_B=lengths_B.astype(jnp.int32),
+                 labels_B=labels_B)
+
+  def prediction(self, key: jax.Array, lengths_B: jax.Array, max_length: int) -> Batch:
+    """Generator prefixes x_1..x_m with the exact next-symbol distribution at t = 0..m.
+
+    The prefix is drawn from the generator conditioned on not having emitted EOS in its
+    first m steps; targets are exact distributions, so the loss is the expected
+    cross-entropy over the next symbol (no sampling noise from the target).
+    """
+    sym = self.sample_prefixes(key, lengths_B, max_length)
+    t = jnp.arange(max_length + 1)[None, :]
+    n = lengths_B[:, None]
+    sym_shift = jnp.pad(sym, ((0, 0), (1, 0)))  # BOS goes in front
+    tokens = jnp.where(t == 0, self.bos, jnp.where(t <= n, sym_shift, self.pad))
+    masked = jnp.where(jnp.arange(max_length)[None, :] < n, sym, 0)
+    q = self.next_symbol_distribution(masked)
+    q = jnp.where((t <= n)[..., None], q, 0.0)
+    return Batch(tokens_BxT=tokens.astype(jnp.int32), lengths_B=lengths_B.astype(jnp.int32),
+                 targets_BxTxC=q.astype(jnp.float32))
+
+  def sample(self, task: str, key: jax.Array, lengths_B: jax.Array, max_length: int) -> Batch:
+    if task == "recognition":
+      return self.recognition(key, lengths_B, max_length)
+    if task == "prediction":
+      return self.prediction(key, lengths_B, max_length)
+    raise ValueError(f"data.task: unknown task {task!r}; allowed: {', '.join(TASKS)}")
+
+  # Exact cross-entropies --------------------------------------------------------
+  def optimal_xent_bits(self, task: str, n: int) -> float:
+    """Cross-entropy (bits) of the best possible predictor at length n.
+
+    Recognition: 0 (membership is a function of the string). Prediction: the mean, over
+    t = 0..n, of the expected entropy of q(. | prefix of length t).
+    """
+    if task == "recognition":
+      return 0.0
+    return float(np.mean(self.prefix_entropies_bits(n)))
+
+  def chance_xent_bits(self, task: str, n: int) -> float:
+    """Cross-entropy (bits) of the best predictor that ignores the input.
+
+    Recognition: 1 bit (classes are balanced). Prediction: the entropy of the unigram
+    distribution, i.e. the mean of q(. | prefix of length t) over t = 0..n and prefixes.
+    """
+    if task == "recognition":
+      return 1.0
+    return entropy_bits(np.mean(self.prefix_mean_distributions(n), axis=0))
+
+  @abc.abstractmethod
+  def prefix_entropies_bits(self, n: int) -> np.ndarray:
+    """float64[n+1]: E[H(q(. | x_1..x_t))] in bits for t = 0..n, exact."""
+
+  @abc.abstractmethod
+  def prefix_mean_distributions(self, n: int) -> np.ndarray:
+    """float64[n+1, N+1]: E[q(. | x_1..x_t)] for t = 0..n, exact."""
+
+  def describe(self) -> dict[str, Any]:
+    return {"name": self.name, "alphabet": list(self.alphabet), "p": self.p}
