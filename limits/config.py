@@ -141,6 +141,32 @@ def _choice(d: dict[str, Any], key: str, field: str, allowed: tuple[str, ...]) -
     raise ValueError(f"{field}: unknown value {v!r}; allowed: {', '.join(allowed)}")
 
 
+def _head_masks(value: Any, heads: int) -> tuple[str, ...]:
+  """`model.head_masks` from a tuple/list or a string like 'past,future'."""
+  items = value.split(",") if isinstance(value, str) else list(value or ())
+  items = tuple(str(v).strip() for v in items if str(v).strip())
+  for v in items:
+    _require(v in attention.HEAD_MASKS, f"model.head_masks: unknown value {v!r}; "
+             f"allowed: {', '.join(attention.HEAD_MASKS)}")
+  _require(len(items) <= heads, f"model.head_masks: {len(items)} entries for {heads} heads")
+  return items
+
+
+def _check_model_data(model: transformer.ModelConfig, data: "DataConfig") -> None:
+  """Model fields that depend on the data: position tables must cover every length."""
+  if model.kind == "transformer" and model.positional == "cc" and data.task != "recognition":
+    raise ValueError("model.positional: 'cc' ([i/n, (-1)^i]) reads the whole string's "
+                     "length n, so it is recognition only; allowed for prediction: "
+                     + ", ".join(p for p in positional.POSITIONAL if p != "cc"))
+  if model.kind == "transformer":
+    for k in ("train_lengths", "eval_lengths"):
+      try:
+        positional.check_length(model.positional, model.max_positions,
+                                max(getattr(data, k)) + 1)
+      except ValueError as e:
+        raise ValueError(f"{e} (data.{k} goes up to {max(getattr(data, k))})") from None
+
+
 def validate(cfg: ml_collections.ConfigDict) -> Experiment:
   """Checks every field of `cfg` and returns the frozen `Experiment`."""
   top_known = {"model", "data", "train", "eval"}
@@ -155,8 +181,14 @@ def validate(cfg: ml_collections.ConfigDict) -> Experiment:
   _choice(m, "layer_norm", "model.layer_norm", transformer.LAYER_NORM)
   _choice(m, "positional", "model.positional", positional.POSITIONAL)
   _float(m, "ln_eps", "model.ln_eps", 0.0)
-  if "causal" in m:
-    _require(isinstance(m["causal"], bool), f"model.causal: expected true/false, got {m['causal']!r}")
+  for k in ("causal", "saturate"):
+    if k in m:
+      _require(isinstance(m[k], bool), f"model.{k}: expected true/false, got {m[k]!r}")
+  _choice(m, "kind", "model.kind", transformer.KINDS)
+  _float(m, "temperature", "model.temperature", 0.0, open_lo=True)
+  _int(m, "max_positions", "model.max_positions", 1)
+  if "head_masks" in m:
+    m["head_masks"] = _head_masks(m["head_masks"], m.get("heads", transformer.ModelConfig.heads))
   model = transformer.ModelConfig(**m)
   _require(model.width % model.heads == 0,
            f"model.heads: must divide model.width={model.width}, got {model.heads} "
@@ -176,6 +208,8 @@ def validate(cfg: ml_collections.ConfigDict) -> Experiment:
         lang.check_length(n)
       except ValueError as e:
         raise ValueError(f"data.{k}: {e}") from None
+
+  _check_model_data(model, data)
 
   t = _get(cfg, "train", TrainConfig)
   for k, lo in (("steps", 0), ("batch_size", 1), ("warmup_steps", 0), ("seed", 0),

@@ -48,10 +48,11 @@ class Setup:
 
 
 def make_model(model_cfg: models.ModelConfig, language: languages.Language,
-               task: str) -> models.Transformer:
-  return models.Transformer(cfg=model_cfg, vocab_size=language.vocab_size,
-                            num_classes=language.num_classes(task),
-                            pad_id=language.pad, task=task)
+               task: str) -> models.Transformer | models.LSTM:
+  """The model named by `model.kind` (transformer or lstm), for this language and task."""
+  cls = models.LSTM if model_cfg.kind == "lstm" else models.Transformer
+  return cls(cfg=model_cfg, vocab_size=language.vocab_size,
+             num_classes=language.num_classes(task), pad_id=language.pad, task=task)
 
 
 def make_schedule(t: config_lib.TrainConfig) -> optax.Schedule:
@@ -85,16 +86,19 @@ def init_state(setup: Setup, key: jax.Array) -> TrainState:
                     opt_state=setup.optimizer.init(params))
 
 
-def losses(model: models.Transformer, params: Any, batch: languages.Batch) -> tuple[jax.Array, jax.Array]:
+def losses(model: models.Transformer, params: Any, batch: languages.Batch,
+           key: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
   """Per-string cross-entropy (nats) and correctness, both float32[B].
 
   Recognition: softmax cross-entropy of the label at y_n^(L); correct = argmax is label.
   Prediction: mean over valid positions of the cross-entropy against the exact next-symbol
   distribution q; a position is correct when the set of classes the model gives more than
   half of q's smallest non-zero probability equals q's support (Bhattamishra et al. 2020),
-  and a string is correct when all its positions are.
+  and a string is correct when all its positions are. `key` (training) feeds the
+  `positions` rng of randomized positional encodings; without it they use a fixed key.
   """
-  logits = model.apply(params, batch.tokens_BxT, batch.readout_B)
+  rngs = {"positions": key} if key is not None else None
+  logits = model.apply(params, batch.tokens_BxT, batch.readout_B, rngs=rngs)
   if batch.labels_B is not None:
     xent_B = optax.softmax_cross_entropy_with_integer_labels(logits, batch.labels_B)
     return xent_B, (jnp.argmax(logits, -1) == batch.labels_B).astype(jnp.float32)
@@ -121,15 +125,17 @@ def make_train_step(setup: Setup) -> Callable[[TrainState, jax.Array], tuple[Tra
   max_len = int(max(exp.data.train_lengths))
   schedule = make_schedule(exp.train)
 
-  def loss_fn(params, batch):
-    xent_B, correct_B = losses(model, params, batch)
+  def loss_fn(params, batch, k_pos):
+    xent_B, correct_B = losses(model, params, batch, k_pos)
     return jnp.mean(xent_B), jnp.mean(correct_B)
 
   def train_step(state: TrainState, key: jax.Array):
     k_len, k_data = jax.random.split(jax.random.fold_in(key, state.step))
     lengths_B = jax.random.choice(k_len, lengths, (exp.train.batch_size,))
     batch = lang.sample(exp.data.task, k_data, lengths_B, max_len)
-    (loss, acc), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, batch)
+    # Only randomized positions consume a key; others keep their old step unchanged.
+    k_pos = (jax.random.fold_in(k_data, 1) if exp.model.positional == "randomized" else None)
+    (loss, acc), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, batch, k_pos)
     updates, opt_state = opt.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     metrics = {"loss_bits": loss / LOG2, "accuracy": acc,

@@ -2,8 +2,18 @@
 
 y^(0)_i = word embedding(x_i) + positional embedding(i); L layers, each H heads of
 attention followed by f_act, a feed-forward net, each with a residual connection.
-No causal mask and no layer norm by default (the paper's model); layer norm `pre` or
-`post` with eps configurable. The decision is read from y_n^(L), the last position.
+No causal mask and no layer norm by default (the paper's model). The decision is read
+from y_n^(L), the last position.
+
+Switches (all in `ModelConfig`, see attention.py and positional.py for the definitions):
+  attention    soft | hard_unique (UHAT) | hard_average (AHAT) | scaled (log n logits)
+  temperature  inverse temperature of soft/scaled (and of the hard kinds' backward pass)
+  saturate     evaluate soft/scaled parameters with AHAT (saturated attention)
+  positional   none | sinusoidal | learned | cc | randomized | rotary (+ max_positions)
+  layer_norm   none | pre | post | final, with ln_eps >= 0 (0 is allowed: Chiang &
+               Cholak's escape). `final` normalises only y^(L) before the readout, the
+               one place their construction needs it.
+  head_masks   per-head key masks all | past | future (Yao et al. 2021)
 
 Letters: B batch, T positions, D width, C output classes.
 
@@ -24,7 +34,8 @@ import jax.numpy as jnp
 
 from limits.models import attention, positional
 
-LAYER_NORM = ("none", "pre", "post")
+LAYER_NORM = ("none", "pre", "post", "final")
+KINDS = ("transformer", "lstm")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +51,11 @@ class ModelConfig:
   ln_eps: float = 1e-5
   positional: str = "sinusoidal"
   causal: bool = True
+  kind: str = "transformer"
+  temperature: float = 1.0
+  saturate: bool = False
+  max_positions: int = 512
+  head_masks: tuple[str, ...] = ()
 
   @property
   def head_dim(self) -> int:
@@ -52,12 +68,15 @@ class Block(nn.Module):
   cfg: ModelConfig
 
   @nn.compact
-  def __call__(self, y_BxTxD: jax.Array, mask_BxTxT: jax.Array) -> jax.Array:
+  def __call__(self, y_BxTxD: jax.Array, mask_BxTxT: jax.Array,
+               positions_BxT: jax.Array | None = None) -> jax.Array:
     c = self.cfg
     norm = lambda name: nn.LayerNorm(epsilon=c.ln_eps, name=name)
     h = norm("ln_att")(y_BxTxD) if c.layer_norm == "pre" else y_BxTxD
     y_BxTxD = y_BxTxD + attention.MultiHeadAttention(
-        c.heads, c.head_dim, c.width, c.attention, name="attention")(h, mask_BxTxT)
+        c.heads, c.head_dim, c.width, c.attention, c.temperature, c.saturate,
+        tuple(c.head_masks), c.positional == "rotary", name="attention")(
+            h, mask_BxTxT, positions_BxT)
     if c.layer_norm == "post":
       y_BxTxD = norm("ln_att")(y_BxTxD)
     h = norm("ln_ffn")(y_BxTxD) if c.layer_norm == "pre" else y_BxTxD
@@ -81,16 +100,42 @@ class Transformer(nn.Module):
     c = self.cfg
     self.embed = nn.Embed(self.vocab_size, c.width, name="embed")
     self.blocks = [Block(c, name=f"layer_{l}") for l in range(c.depth)]
-    self.final_ln = nn.LayerNorm(epsilon=c.ln_eps) if c.layer_norm == "pre" else None
+    self.final_ln = (nn.LayerNorm(epsilon=c.ln_eps) if c.layer_norm in ("pre", "final")
+                     else None)
+    if c.positional == "learned":
+      self.pos_embed = nn.Embed(c.max_positions, c.width, name="pos_embed")
     self.readout = nn.Dense(self.num_classes, name="readout")
+
+  def embed_positions(self, tokens_BxT: jax.Array, valid_BxT: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(y^(0)_BxTxD, positions_BxT): word + positional embedding, positions from 0."""
+    c = self.cfg
+    b, t = tokens_BxT.shape
+    x_BxTxD = self.embed(tokens_BxT)
+    positions_BxT = jnp.broadcast_to(jnp.arange(t, dtype=jnp.int32), (b, t))
+    if c.positional in ("none", "sinusoidal", "rotary"):
+      if c.positional == "sinusoidal":
+        x_BxTxD = x_BxTxD + positional.sinusoidal(t, c.width)[None].astype(x_BxTxD.dtype)
+      return x_BxTxD, positions_BxT
+    if c.positional == "cc":
+      return x_BxTxD + positional.cc(valid_BxT, c.width, x_BxTxD.dtype), positions_BxT
+    if c.positional == "learned":
+      p_BxTxD = self.pos_embed(jnp.minimum(positions_BxT, c.max_positions - 1))
+      beyond_BxT = (positions_BxT >= c.max_positions) & valid_BxT
+      return x_BxTxD + jnp.where(beyond_BxT[..., None], jnp.nan, p_BxTxD), positions_BxT
+    if c.positional == "randomized":
+      key = (self.make_rng("positions") if self.has_rng("positions") else jax.random.key(0))
+      positions_BxT = positional.randomized_positions(key, valid_BxT, c.max_positions)
+      table = positional.sinusoidal(c.max_positions, c.width).astype(x_BxTxD.dtype)
+      return x_BxTxD + table[positions_BxT], positions_BxT
+    raise ValueError(f"model.positional: unknown encoding {c.positional!r}; allowed: "
+                     f"{', '.join(positional.POSITIONAL)}")
 
   def encode(self, tokens_BxT: jax.Array, mask_BxTxT: jax.Array) -> jax.Array:
     """y^(L)_BxTxD given a query x key mask (True = may attend)."""
-    t = tokens_BxT.shape[1]
-    y_BxTxD = self.embed(tokens_BxT) + positional.encoding(
-        self.cfg.positional, t, self.cfg.width)[None]
+    valid_BxT = tokens_BxT != self.pad_id
+    y_BxTxD, positions_BxT = self.embed_positions(tokens_BxT, valid_BxT)
     for block in self.blocks:
-      y_BxTxD = block(y_BxTxD, mask_BxTxT)
+      y_BxTxD = block(y_BxTxD, mask_BxTxT, positions_BxT)
     if self.final_ln is not None:
       y_BxTxD = self.final_ln(y_BxTxD)
     return y_BxTxD
