@@ -29,11 +29,20 @@ def parse_flags(argv: list[str]) -> list[str]:
   """
   logging.set_verbosity(logging.WARNING)
   try:
-    return flags.FLAGS(argv)
+    rest = flags.FLAGS(argv)
+    if "config" in flags.FLAGS:
+      flags.FLAGS["config"].value.keys()  # config_flags defers load errors to first use
+    return rest
   except flags.Error as e:
     msg = str(e).strip().splitlines()
-    fail(msg[-1] if msg else repr(e))
-  except (ValueError, KeyError, AttributeError, TypeError, FileNotFoundError) as e:
+    line = msg[-1] if msg else repr(e)
+    fail(line.removeprefix("ValueError: "))
+  except OSError as e:
+    detail = [l.strip() for l in str(e).splitlines() if l.strip()]
+    fail(f"--config: cannot load the config file ({'; '.join(detail[-2:])})")
+  except ValueError as e:
+    fail(str(e))
+  except (KeyError, AttributeError, TypeError) as e:
     fail(f"{type(e).__name__}: {e}")
 
 
