@@ -30,6 +30,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
                  schedule="constant", weight_decay=0.0, grad_clip=1.0, seed=0,
                  checkpoint_every=500, keep_checkpoints=3, log_every=100)
   c.eval = dict(batch_size=128, bucket=32, group=8, seed=1234)
+  # Population grid (empty = the single model above); see configs/sweep.py.
+  c.sweep = dict(depths="", heads="", seeds="", learning_rates="", train_lengths="",
+                 protocol="custom")
   if variant.startswith("prediction"):
     c.data.task = "prediction"
   if variant.endswith("smoke"):

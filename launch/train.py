@@ -10,6 +10,7 @@ Rerunning the same command resumes from the workdir's latest checkpoint.
 from __future__ import annotations
 
 import os
+import sys
 
 from absl import app, flags
 from ml_collections import config_flags
@@ -44,17 +45,28 @@ def main(argv: list[str]) -> None:
   common.user_errors(lambda: checkpoint.check_or_write_config(workdir, exp.to_dict(), write=False))
 
   rows = experiment.run(exp, workdir, log=lambda s: print(s, flush=True))
+  members = exp.members
   print()
-  print(f"{exp.data.language} {exp.data.task}, trained on lengths "
-        f"{min(exp.data.train_lengths)}-{max(exp.data.train_lengths)} "
-        f"(depth {exp.model.depth}, heads {exp.model.heads}, width {exp.model.width}, "
-        f"{exp.model.attention} attention):")
-  print(results.format_table(rows, ("length", "accuracy", "xent_bits", "optimal_xent_bits",
-                                    "chance_xent_bits"), max_rows=25))
-  if len(rows) > 25:
-    print(f"(a selection of the {len(rows)} lengths; all are in results.csv)")
+  print(f"{exp.data.language} {exp.data.task}, {exp.model.kind} ({exp.model.attention} attention, "
+        f"width {exp.model.width}), {len(members)} member{'s' if len(members) > 1 else ''}:")
+  if len(members) == 1:
+    print(results.format_table(rows, ("length", "accuracy", "xent_bits", "optimal_xent_bits",
+                                      "chance_xent_bits"), max_rows=25))
+    if len(rows) > 25:
+      print(f"(a selection of the {len(rows)} lengths; all are in results.csv)")
+  else:
+    table = results.summary(rows)
+    print(results.format_table(table, ("train_length", "depth", "heads", "members",
+                                       "mean_ood_accuracy", "best_ood_accuracy", "diverged")))
+    print("(accuracy: mean over evaluated lengths beyond each member's training lengths; "
+          "mean and best over seeds and learning rates)")
   print(f"results: {os.path.join(workdir, 'results.csv')}")
-  print(f"plots:   {os.path.join(workdir, 'plots')}/accuracy.png, xent.png")
+  print(f"plots:   {os.path.join(workdir, 'plots')}/")
+  diverged = sorted({r["member"] for r in rows if r["diverged"]})
+  if diverged:
+    print(f"{len(diverged)} of {len(members)} members diverged (NaN/Inf): {diverged}; "
+          f"their rows are marked diverged=1")
+    sys.exit(3)
 
 
 if __name__ == "__main__":

@@ -51,12 +51,42 @@ class EvalConfig:
   seed: int = 1234
 
 
+PROTOCOLS = ("custom", "deletang", "hahn")
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepConfig:
+  """The population grid; an empty field means the single value of model/train/data."""
+
+  depths: tuple[int, ...] = ()
+  heads: tuple[int, ...] = ()
+  seeds: tuple[int, ...] = ()
+  learning_rates: tuple[float, ...] = ()
+  train_lengths: tuple[tuple[int, ...], ...] = ()  # one entry per training-length set
+  protocol: str = "custom"
+
+
 @dataclasses.dataclass(frozen=True)
 class Experiment:
   model: transformer.ModelConfig
   data: DataConfig
   train: TrainConfig
   eval: EvalConfig
+  sweep: SweepConfig = SweepConfig()
+
+  @property
+  def members(self):
+    """The population (a single member without a sweep), see limits/population.py."""
+    from limits import population
+    s = self.sweep
+    return population.grid(s.depths or (self.model.depth,), s.heads or (self.model.heads,),
+                           s.seeds or (self.train.seed,),
+                           s.learning_rates or (self.train.learning_rate,),
+                           s.train_lengths or (self.data.train_lengths,))
+
+  @property
+  def max_train_length(self) -> int:
+    return max(max(m.train_lengths) for m in self.members)
 
   def to_dict(self) -> dict[str, Any]:
     return dataclasses.asdict(self)
@@ -93,6 +123,34 @@ def parse_lengths(value: Any, field: str) -> tuple[int, ...]:
   if bad:
     raise ValueError(f"{field}: lengths must be >= 1, got {bad[0]}")
   return tuple(sorted(set(out)))
+
+
+def parse_numbers(value: Any, field: str, kind: type, lo: float) -> tuple:
+  """`"1,2,4"`, `"1-4"` (ints), `"1e-3,3e-4"` (floats), a number or a sequence."""
+  if isinstance(value, (list, tuple)):
+    items = list(value)
+  elif isinstance(value, str):
+    items = [s.strip() for s in value.split(",") if s.strip()]
+  else:
+    items = [value]
+  out: list = []
+  for item in items:
+    try:
+      if kind is int and isinstance(item, str) and re.fullmatch(r"\d+-\d+", item):
+        a, b = map(int, item.split("-"))
+        out.extend(range(a, b + 1))
+      elif kind is int:
+        if isinstance(item, float) and not item.is_integer():
+          raise ValueError
+        out.append(int(item))
+      else:
+        out.append(float(item))
+    except (TypeError, ValueError):
+      raise ValueError(f"{field}: cannot read {item!r} as {'an integer' if kind is int else 'a number'}") from None
+  bad = [v for v in out if not v >= lo or (kind is float and v <= lo)]
+  if bad:
+    raise ValueError(f"{field}: values must be {'>=' if kind is int else '>'} {lo}, got {bad[0]}")
+  return tuple(dict.fromkeys(out))
 
 
 def _get(cfg: ml_collections.ConfigDict, section: str, cls: type) -> dict[str, Any]:
@@ -169,7 +227,7 @@ def _check_model_data(model: transformer.ModelConfig, data: "DataConfig") -> Non
 
 def validate(cfg: ml_collections.ConfigDict) -> Experiment:
   """Checks every field of `cfg` and returns the frozen `Experiment`."""
-  top_known = {"model", "data", "train", "eval"}
+  top_known = {"model", "data", "train", "eval", "sweep"}
   extra = sorted(set(cfg.keys()) - top_known)
   _require(not extra, f"{extra[0] if extra else ''}: unknown config section; "
            f"allowed: {', '.join(sorted(top_known))}")
@@ -189,8 +247,9 @@ def validate(cfg: ml_collections.ConfigDict) -> Experiment:
   _int(m, "max_positions", "model.max_positions", 1)
   if "head_masks" in m:
     m["head_masks"] = _head_masks(m["head_masks"], m.get("heads", transformer.ModelConfig.heads))
+  _int(m, "key_dim", "model.key_dim", 0)
   model = transformer.ModelConfig(**m)
-  _require(model.width % model.heads == 0,
+  _require(model.key_dim > 0 or model.width % model.heads == 0,
            f"model.heads: must divide model.width={model.width}, got {model.heads} "
            f"(allowed: {', '.join(str(h) for h in range(1, model.width + 1) if model.width % h == 0)})")
 
@@ -224,7 +283,35 @@ def validate(cfg: ml_collections.ConfigDict) -> Experiment:
   e = _get(cfg, "eval", EvalConfig)
   for k, lo in (("batch_size", 1), ("bucket", 1), ("group", 1), ("seed", 0)):
     _int(e, k, f"eval.{k}", lo)
-  return Experiment(model=model, data=data, train=train, eval=EvalConfig(**e))
+  sw = _get(cfg, "sweep", SweepConfig)
+  for k, kind, lo in (("depths", int, 1), ("heads", int, 1), ("seeds", int, 0),
+                      ("learning_rates", float, 0.0)):
+    if k in sw and sw[k] not in ("", None):
+      sw[k] = parse_numbers(sw[k], f"sweep.{k}", kind, lo)
+    else:
+      sw.pop(k, None)
+  if sw.get("train_lengths") not in ("", None, ()):
+    v = sw["train_lengths"]
+    sets = v.split(";") if isinstance(v, str) else list(v)
+    sw["train_lengths"] = tuple(parse_lengths(x, "sweep.train_lengths") for x in sets)
+    for lengths in sw["train_lengths"]:
+      for n in lengths:
+        try:
+          lang.check_length(n)
+        except ValueError as err:
+          raise ValueError(f"sweep.train_lengths: {err}") from None
+  else:
+    sw.pop("train_lengths", None)
+  _choice(sw, "protocol", "sweep.protocol", PROTOCOLS)
+  sweep = SweepConfig(**sw)
+  if model.kind != "transformer" and (len(sweep.depths) > 1 or len(sweep.heads) > 1):
+    raise ValueError("sweep.depths/sweep.heads: only transformer populations vary depth and "
+                     "heads (masked max model); set model.kind=transformer or one value each")
+  if len(sweep.heads) > 1 and model.key_dim == 0 and model.width % max(sweep.heads):
+    raise ValueError(f"sweep.heads: the largest head count must divide model.width="
+                     f"{model.width} (heads share the width K = width // max heads), "
+                     f"got {max(sweep.heads)}")
+  return Experiment(model=model, data=data, train=train, eval=EvalConfig(**e), sweep=sweep)
 
 
 def to_configdict(exp: Experiment) -> ml_collections.ConfigDict:

@@ -28,18 +28,27 @@ def bucket_of(n: int, bucket: int) -> int:
 
 
 def make_eval_fn(setup: train_lib.Setup, padded: int) -> Callable[[Any, jax.Array, jax.Array], dict]:
-  """`eval_fn(params, key, lengths_G) -> {accuracy_G, xent_bits_G}` at one padded size."""
+  """`eval_fn(params_M, key, lengths_G) -> {accuracy_MxG, xent_bits_MxG}` at one padded size.
+
+  Every member sees the same strings. Members are evaluated one after another inside the
+  program (`lax.map`), lengths side by side (vmap), so memory stays at one member's worth.
+  """
   e = setup.exp.eval
   lang, task, model = setup.language, setup.task, setup.model
+  depth_M, heads_M = setup.member_masks()
 
-  def one_length(params, key, n):
+  def one_length(params, depth, heads, key, n):
     batch = lang.sample(task, jax.random.fold_in(key, n), jnp.full((e.batch_size,), n, jnp.int32),
                         padded)
-    xent_S, correct_S = train_lib.losses(model, params, batch)
+    xent_S, correct_S = train_lib.losses(model, params, batch, depth=depth, heads=heads)
     return {"accuracy": jnp.mean(correct_S), "xent_bits": jnp.mean(xent_S) / LOG2}
 
-  def eval_fn(params, key, lengths_G):
-    return jax.vmap(one_length, in_axes=(None, None, 0))(params, key, lengths_G)
+  def eval_fn(params_M, key, lengths_G):
+    def member(args):
+      params, depth, heads = args
+      return jax.vmap(one_length, in_axes=(None, None, None, None, 0))(
+          params, depth, heads, key, lengths_G)
+    return jax.lax.map(member, (params_M, depth_M, heads_M))
 
   return eval_fn
 
@@ -60,15 +69,14 @@ class Evaluator:
       self.compiled[padded] = jax.jit(make_eval_fn(self.setup, padded))
     return self.compiled[padded]
 
-  def __call__(self, params: Any, lengths: tuple[int, ...] | None = None) -> list[dict[str, float]]:
-    """One dict per length: length, accuracy, xent_bits, optimal_xent_bits, chance_xent_bits."""
+  def __call__(self, params_M: Any, lengths: tuple[int, ...] | None = None) -> list[list[dict[str, float]]]:
+    """Per member, one dict per length: length, accuracy, xent_bits, optimal and chance."""
     exp, lang = self.setup.exp, self.setup.language
     lengths = tuple(sorted(lengths or exp.data.eval_lengths))
     key = jax.random.key(exp.eval.seed)
     by_bucket: dict[int, list[int]] = {}
     for n in lengths:
       by_bucket.setdefault(bucket_of(n, exp.eval.bucket), []).append(n)
-    results: dict[int, dict[str, float]] = {}
     pending = []
     for padded, ns in sorted(by_bucket.items()):
       g = exp.eval.group
@@ -77,14 +85,15 @@ class Evaluator:
         # Pad the group with copies of its last length: the shape, and so the program,
         # stays the same for every group of this bucket.
         lengths_G = jnp.asarray(chunk + [chunk[-1]] * (g - len(chunk)), jnp.int32)
-        pending.append((chunk, self._fn(padded)(params, key, lengths_G)))
+        pending.append((chunk, self._fn(padded)(params_M, key, lengths_G)))
+    m = self.setup.num_members
+    results: list[dict[int, dict[str, float]]] = [{} for _ in range(m)]
     for chunk, out in pending:
       out = jax.device_get(out)
-      for j, n in enumerate(chunk):
-        results[n] = {"accuracy": float(out["accuracy"][j]), "xent_bits": float(out["xent_bits"][j])}
-    rows = []
-    for n in lengths:
-      rows.append({"length": n, **results[n],
-                   "optimal_xent_bits": lang.optimal_xent_bits(exp.data.task, n),
-                   "chance_xent_bits": lang.chance_xent_bits(exp.data.task, n)})
-    return rows
+      for i in range(m):
+        for j, n in enumerate(chunk):
+          results[i][n] = {"accuracy": float(out["accuracy"][i, j]),
+                           "xent_bits": float(out["xent_bits"][i, j])}
+    reference = {n: {"optimal_xent_bits": lang.optimal_xent_bits(exp.data.task, n),
+                     "chance_xent_bits": lang.chance_xent_bits(exp.data.task, n)} for n in lengths}
+    return [[{"length": n, **results[i][n], **reference[n]} for n in lengths] for i in range(m)]

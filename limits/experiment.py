@@ -28,8 +28,7 @@ def run(exp: config_lib.Experiment, workdir: str, log: Callable[[str], None] = p
   is_main = jax.process_index() == 0
   checkpoint.check_or_write_config(workdir, exp.to_dict(), write=is_main)
   setup = train_lib.make_setup(exp)
-  k_init, k_train = jax.random.split(jax.random.key(exp.train.seed))
-  state = train_lib.init_state(setup, k_init)
+  state = train_lib.init_state(setup)
   mngr = checkpoint.manager(workdir, exp.train.keep_checkpoints)
   try:
     restored = checkpoint.restore_latest(mngr, state)
@@ -41,13 +40,13 @@ def run(exp: config_lib.Experiment, workdir: str, log: Callable[[str], None] = p
     tb = _tensorboard(workdir) if is_main else None
     progress = train_lib.Progress(start, exp.train.steps)
 
-    def on_metrics(step: int, m: dict[str, float]) -> None:
-      m = {**m, "steps_per_sec": progress.rate(step)}
+    def on_metrics(step: int, m: dict[str, list[float]]) -> None:
       if metrics_log is not None:
-        metrics_log.write(step, m)
+        metrics_log.write(step, {**m, "steps_per_sec": progress.rate(step)})
       if tb is not None:
-        for k, v in m.items():
-          tb.add_scalar(f"train/{k}", v, step)
+        for k, values in m.items():
+          for i, v in enumerate(values):
+            tb.add_scalar(f"train/{k}" if len(values) == 1 else f"member_{i}/{k}", v, step)
       log(progress.line(step, m))
 
     def on_step(step: int, st: train_lib.TrainState) -> None:
@@ -57,7 +56,7 @@ def run(exp: config_lib.Experiment, workdir: str, log: Callable[[str], None] = p
         raise _Stop()
 
     try:
-      state = train_lib.train_loop(setup, state, k_train, on_metrics=on_metrics, on_step=on_step)
+      state = train_lib.train_loop(setup, state, on_metrics=on_metrics, on_step=on_step)
     except _Stop:
       return []
     finally:
@@ -69,12 +68,15 @@ def run(exp: config_lib.Experiment, workdir: str, log: Callable[[str], None] = p
   finally:
     mngr.close()
 
-  per_length = evaluate.Evaluator(setup)(state.params)
-  rows = results.result_rows(exp, int(state.step), per_length)
+  per_member = evaluate.Evaluator(setup)(state.params)
+  rows = results.result_rows(exp, int(state.step), setup.members, per_member,
+                             [int(x) for x in jax.device_get(state.diverged_step_M)])
   if is_main:
     results.write_csv(os.path.join(workdir, "results.csv"), rows)
-    title = f"{exp.data.language} {exp.data.task}: depth {exp.model.depth}, heads {exp.model.heads}"
-    plots.length_curves(rows, exp.data.train_lengths, os.path.join(workdir, "plots"), title)
+    title = f"{exp.data.language} {exp.data.task}"
+    if len(setup.members) == 1:
+      title += f": depth {exp.model.depth}, heads {exp.model.heads}"
+    plots.length_curves(rows, os.path.join(workdir, "plots"), title)
   return rows
 
 

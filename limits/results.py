@@ -10,22 +10,65 @@ import json
 import os
 from typing import Any, Sequence
 
-RESULT_COLUMNS = ("step", "language", "task", "length", "accuracy", "xent_bits",
-                  "optimal_xent_bits", "chance_xent_bits")
+RESULT_COLUMNS = ("step", "language", "task", "member", "depth", "heads", "seed", "lr",
+                  "train_length", "length", "eval_length", "accuracy", "xent_bits",
+                  "optimal_xent_bits", "chance_xent_bits", "diverged", "diverged_step")
 
 
 def model_fields(exp) -> dict[str, Any]:
-  """The model and training fields written beside every result row."""
-  m, t = exp.model, exp.train
-  return {"depth": m.depth, "heads": m.heads, "width": m.width, "attention": m.attention,
-          "layer_norm": m.layer_norm, "positional": m.positional, "seed": t.seed,
-          "lr": t.learning_rate, "train_lengths": f"{min(exp.data.train_lengths)}-"
-                                                  f"{max(exp.data.train_lengths)}"}
+  """The model fields shared by every member, written beside every result row."""
+  m = exp.model
+  return {"kind": m.kind, "width": m.width, "attention": m.attention,
+          "layer_norm": m.layer_norm, "positional": m.positional}
 
 
-def result_rows(exp, step: int, per_length: Sequence[dict[str, float]]) -> list[dict[str, Any]]:
-  base = {"step": step, "language": exp.data.language, "task": exp.data.task}
-  return [{**base, **r, **model_fields(exp)} for r in per_length]
+def result_rows(exp, step: int, members, per_member: Sequence[Sequence[dict[str, float]]],
+                diverged_step: Sequence[int]) -> list[dict[str, Any]]:
+  """One row per member x evaluated length (`length` and `eval_length` are the same)."""
+  rows = []
+  for i, (mem, per_length) in enumerate(zip(members, per_member)):
+    base = {"step": step, "language": exp.data.language, "task": exp.data.task, "member": i,
+            "depth": mem.depth, "heads": mem.heads, "seed": mem.seed, "lr": mem.learning_rate,
+            "train_length": mem.train_range, "diverged": int(diverged_step[i] >= 0),
+            "diverged_step": int(diverged_step[i])}
+    for r in per_length:
+      rows.append({**base, **r, "eval_length": r["length"], **model_fields(exp)})
+  return rows
+
+
+def is_out_of_distribution(row: dict[str, Any]) -> bool:
+  """Whether the row's length lies beyond its member's largest training length."""
+  return int(row["length"]) > int(str(row["train_length"]).split("-")[-1])
+
+
+def summary(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+  """depth x heads (per training length) -> mean and best out-of-distribution accuracy.
+
+  Accuracy per member is its mean over evaluated lengths beyond its training lengths
+  (over all lengths when there are none); mean and best are over seeds and learning
+  rates. Diverged members count in `diverged` and not in the accuracies.
+  """
+  per_member: dict[int, list[dict[str, Any]]] = {}
+  for r in rows:
+    per_member.setdefault(r["member"], []).append(r)
+  groups: dict[tuple, list[float]] = {}
+  diverged: dict[tuple, int] = {}
+  for rs in per_member.values():
+    key = (rs[0]["train_length"], rs[0]["depth"], rs[0]["heads"])
+    groups.setdefault(key, [])
+    diverged.setdefault(key, 0)
+    if rs[0]["diverged"]:
+      diverged[key] += 1
+      continue
+    ood = [r for r in rs if is_out_of_distribution(r)] or rs
+    groups[key].append(sum(r["accuracy"] for r in ood) / len(ood))
+  out = []
+  for (train, depth, heads), accs in groups.items():
+    out.append({"train_length": train, "depth": depth, "heads": heads, "members": len(accs) + diverged[(train, depth, heads)],
+                "mean_ood_accuracy": sum(accs) / len(accs) if accs else float("nan"),
+                "best_ood_accuracy": max(accs) if accs else float("nan"),
+                "diverged": diverged[(train, depth, heads)]})
+  return out
 
 
 def write_csv(path: str, rows: Sequence[dict[str, Any]]) -> None:

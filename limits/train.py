@@ -22,15 +22,25 @@ import optax
 from limits import config as config_lib
 from limits import languages
 from limits import models
+from limits import population
 
 LOG2 = float(np.log(2.0))
 
 
 @flax.struct.dataclass
 class TrainState:
+  """The whole training state of a population of M members (M = 1 without a sweep).
+
+  params and opt_state carry a leading member axis; `diverged_M` marks members whose loss
+  or parameters became NaN/Inf (they are frozen at their last finite parameters) and
+  `diverged_step_M` the step where that happened (-1 if never).
+  """
+
   step: jax.Array
   params: Any
   opt_state: Any
+  diverged_M: jax.Array
+  diverged_step_M: jax.Array
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,10 +51,23 @@ class Setup:
   language: languages.Language
   model: models.Transformer
   optimizer: optax.GradientTransformation
+  members: tuple[population.Member, ...]
+  arrays: population.MemberArrays
+  masked: bool  # whether members differ in depth/heads (masked max model)
 
   @property
   def task(self) -> str:
     return self.exp.data.task
+
+  @property
+  def num_members(self) -> int:
+    return len(self.members)
+
+  def member_masks(self) -> tuple[jax.Array | None, jax.Array | None]:
+    """(depth_M, heads_M) to mask with, or (None, None) when all members share a shape."""
+    if not self.masked:
+      return None, None
+    return self.arrays.depth_M, self.arrays.heads_M
 
 
 def make_model(model_cfg: models.ModelConfig, language: languages.Language,
@@ -72,22 +95,47 @@ def make_optimizer(t: config_lib.TrainConfig) -> optax.GradientTransformation:
 
 
 def make_setup(exp: config_lib.Experiment) -> Setup:
+  """Language, the (max-size) model, the optimizer and the population of `exp`."""
   language = languages.make_language(exp.data.language, exp.data.p)
-  return Setup(exp=exp, language=language, model=make_model(exp.model, language, exp.data.task),
-               optimizer=make_optimizer(exp.train))
+  members = exp.members
+  model_cfg = population.max_model_config(exp.model, members) if exp.model.kind == "transformer" \
+      else exp.model
+  # Members scale the updates by their own learning rate: the optimizer's schedule peaks at 1.
+  shape = dataclasses.replace(exp.train, learning_rate=1.0)
+  return Setup(exp=exp, language=language, model=make_model(model_cfg, language, exp.data.task),
+               optimizer=make_optimizer(shape), members=members,
+               arrays=population.member_arrays(members),
+               masked=population.varies_architecture(members))
 
 
-def init_state(setup: Setup, key: jax.Array) -> TrainState:
-  """Fresh parameters and optimizer state at step 0."""
-  n = max(setup.exp.data.train_lengths)
-  batch = setup.language.sample(setup.task, key, jnp.full((1,), n, jnp.int32), n)
-  params = setup.model.init(key, batch.tokens_BxT, batch.readout_B)
-  return TrainState(step=jnp.zeros((), jnp.int32), params=params,
-                    opt_state=setup.optimizer.init(params))
+def member_keys(setup: Setup) -> tuple[jax.Array, jax.Array]:
+  """(init keys, train keys), each key[M]: split from `jax.random.key(seed_m)`."""
+  keys = [jax.random.split(jax.random.key(m.seed)) for m in setup.members]
+  return jnp.stack([k[0] for k in keys]), jnp.stack([k[1] for k in keys])
+
+
+def init_state(setup: Setup, key: jax.Array | None = None) -> TrainState:
+  """Fresh parameters and optimizer state at step 0 for every member.
+
+  Member m is initialised from its own seed (`key` overrides all seeds, for tests).
+  """
+  n = setup.exp.max_train_length
+  batch = setup.language.sample(setup.task, jax.random.key(0), jnp.full((1,), n, jnp.int32), n)
+  keys_M = member_keys(setup)[0] if key is None else jnp.stack([key] * setup.num_members)
+
+  def one(k):
+    params = setup.model.init(k, batch.tokens_BxT, batch.readout_B)
+    return params, setup.optimizer.init(params)
+
+  params, opt_state = jax.jit(jax.vmap(one))(keys_M)
+  m = setup.num_members
+  return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=opt_state,
+                    diverged_M=jnp.zeros((m,), bool), diverged_step_M=jnp.full((m,), -1, jnp.int32))
 
 
 def losses(model: models.Transformer, params: Any, batch: languages.Batch,
-           key: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+           key: jax.Array | None = None, depth: jax.Array | None = None,
+           heads: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
   """Per-string cross-entropy (nats) and correctness, both float32[B].
 
   Recognition: softmax cross-entropy of the label at y_n^(L); correct = argmax is label.
@@ -96,9 +144,11 @@ def losses(model: models.Transformer, params: Any, batch: languages.Batch,
   half of q's smallest non-zero probability equals q's support (Bhattamishra et al. 2020),
   and a string is correct when all its positions are. `key` (training) feeds the
   `positions` rng of randomized positional encodings; without it they use a fixed key.
+  `depth`/`heads` mask a max-size model down to one member (population.py).
   """
   rngs = {"positions": key} if key is not None else None
-  logits = model.apply(params, batch.tokens_BxT, batch.readout_B, rngs=rngs)
+  logits = population.apply(model, params, batch.tokens_BxT, batch.readout_B, depth, heads,
+                            rngs=rngs)
   if batch.labels_B is not None:
     xent_B = optax.softmax_cross_entropy_with_integer_labels(logits, batch.labels_B)
     return xent_B, (jnp.argmax(logits, -1) == batch.labels_B).astype(jnp.float32)
@@ -115,80 +165,109 @@ def losses(model: models.Transformer, params: Any, batch: languages.Batch,
 
 
 def make_train_step(setup: Setup) -> Callable[[TrainState, jax.Array], tuple[TrainState, dict]]:
-  """`train_step(state, key) -> (state, metrics)`, pure; jit it once with donated state.
+  """`train_step(state, keys_M) -> (state, metrics)`, pure; jit it once with donated state.
 
-  The batch is sampled inside the step, on device, from `fold_in(key, state.step)`:
-  lengths uniform over `data.train_lengths`, padded to their maximum.
+  Every member takes one step at once (vmap over the member axis). Member m samples its
+  batch on device from `fold_in(keys_M[m], step)`: lengths uniform over its own training
+  lengths, padded to the population's maximum. Its updates are AdamW's scaled by its own
+  learning rate. A member whose loss or new parameters are not finite keeps its previous
+  parameters from then on and is marked diverged. Metrics are float32[M].
   """
-  exp, lang, model, opt = setup.exp, setup.language, setup.model, setup.optimizer
-  lengths = jnp.asarray(exp.data.train_lengths, jnp.int32)
-  max_len = int(max(exp.data.train_lengths))
-  schedule = make_schedule(exp.train)
+  exp, lang, model, opt, arr = setup.exp, setup.language, setup.model, setup.optimizer, setup.arrays
+  max_len = exp.max_train_length
+  shape_schedule = make_schedule(dataclasses.replace(exp.train, learning_rate=1.0))
+  depth_M, heads_M = setup.member_masks()
 
-  def loss_fn(params, batch, k_pos):
-    xent_B, correct_B = losses(model, params, batch, k_pos)
-    return jnp.mean(xent_B), jnp.mean(correct_B)
-
-  def train_step(state: TrainState, key: jax.Array):
-    k_len, k_data = jax.random.split(jax.random.fold_in(key, state.step))
-    lengths_B = jax.random.choice(k_len, lengths, (exp.train.batch_size,))
+  def member_step(params, opt_state, diverged, key, step, depth, heads, lr, lengths_L, n_lengths):
+    k_len, k_data = jax.random.split(jax.random.fold_in(key, step))
+    lengths_B = lengths_L[jax.random.randint(k_len, (exp.train.batch_size,), 0, n_lengths)]
     batch = lang.sample(exp.data.task, k_data, lengths_B, max_len)
     # Only randomized positions consume a key; others keep their old step unchanged.
     k_pos = (jax.random.fold_in(k_data, 1) if exp.model.positional == "randomized" else None)
-    (loss, acc), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, batch, k_pos)
-    updates, opt_state = opt.update(grads, state.opt_state, state.params)
-    params = optax.apply_updates(state.params, updates)
-    metrics = {"loss_bits": loss / LOG2, "accuracy": acc,
-               "grad_norm": optax.global_norm(grads), "learning_rate": schedule(state.step)}
-    return TrainState(step=state.step + 1, params=params, opt_state=opt_state), metrics
+
+    def loss_fn(p):
+      xent_B, correct_B = losses(model, p, batch, k_pos, depth, heads)
+      return jnp.mean(xent_B), jnp.mean(correct_B)
+
+    (loss, acc), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+    updates, new_opt = opt.update(grads, opt_state, params)
+    new_params = optax.apply_updates(params, jax.tree.map(lambda u: lr * u, updates))
+    finite = jnp.isfinite(loss) & jnp.all(jnp.stack(
+        [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(new_params)]))
+    keep_old = diverged | ~finite
+    pick = lambda new, old: jax.tree.map(lambda a, b: jnp.where(keep_old, b, a), new, old)
+    metrics = {"loss_bits": loss / LOG2, "accuracy": acc, "grad_norm": optax.global_norm(grads),
+               "learning_rate": lr * shape_schedule(step)}
+    return pick(new_params, params), pick(new_opt, opt_state), keep_old, metrics
+
+  def train_step(state: TrainState, keys_M: jax.Array):
+    masks = (depth_M, heads_M) if depth_M is not None else (None, None)
+    in_axes = (0, 0, 0, 0, None, 0 if depth_M is not None else None,
+               0 if heads_M is not None else None, 0, 0, 0)
+    params, opt_state, diverged, metrics = jax.vmap(member_step, in_axes=in_axes)(
+        state.params, state.opt_state, state.diverged_M, keys_M, state.step, *masks,
+        arr.lr_M, arr.lengths_MxL, arr.num_lengths_M)
+    newly = diverged & ~state.diverged_M
+    return TrainState(step=state.step + 1, params=params, opt_state=opt_state,
+                      diverged_M=diverged,
+                      diverged_step_M=jnp.where(newly, state.step + 1, state.diverged_step_M)), \
+        {**metrics, "diverged": diverged.astype(jnp.float32)}
 
   return train_step
 
 
 class Progress:
-  """One progress line: step, loss, rate and ETA."""
+  """One progress line for the population: step, loss, best member, rate and ETA."""
 
   def __init__(self, start: int, total: int):
     self.start, self.total, self.t0 = start, total, time.perf_counter()
-
-  def line(self, step: int, metrics: dict[str, float]) -> str:
-    dt = time.perf_counter() - self.t0
-    rate = (step - self.start) / dt if dt > 0 else 0.0
-    eta = (self.total - step) / rate if rate > 0 else float("nan")
-    eta_s = time.strftime("%M:%S", time.gmtime(eta)) if np.isfinite(eta) else "--:--"
-    return (f"step {step:>6d}/{self.total}  loss {metrics['loss_bits']:.4f} bits  "
-            f"acc {metrics['accuracy']:.3f}  {rate:6.1f} steps/s  ETA {eta_s}")
 
   def rate(self, step: int) -> float:
     dt = time.perf_counter() - self.t0
     return (step - self.start) / dt if dt > 0 else 0.0
 
+  def line(self, step: int, metrics: dict[str, list[float]]) -> str:
+    rate = self.rate(step)
+    eta = (self.total - step) / rate if rate > 0 else float("nan")
+    eta_s = time.strftime("%M:%S", time.gmtime(eta)) if np.isfinite(eta) else "--:--"
+    loss = np.asarray(metrics["loss_bits"], np.float64)
+    alive = np.asarray(metrics["diverged"]) == 0
+    m = len(loss)
+    if m == 1:
+      head = f"loss {loss[0]:.4f} bits  acc {metrics['accuracy'][0]:.3f}"
+    else:
+      best = int(np.argmin(np.where(alive, loss, np.inf))) if alive.any() else 0
+      head = (f"{m} members  mean loss {np.mean(loss[alive]) if alive.any() else float('nan'):.4f}"
+              f" bits  best #{best} {loss[best]:.4f} bits acc {metrics['accuracy'][best]:.3f}")
+    div = f"  diverged {int((~alive).sum())}" if (~alive).any() else ""
+    return (f"step {step:>6d}/{self.total}  {head}{div}  {rate * m:7.1f} member-steps/s  "
+            f"ETA {eta_s}")
 
-def train_loop(setup: Setup, state: TrainState, key: jax.Array, *,
-               on_metrics: Callable[[int, dict[str, float]], None] | None = None,
+
+def train_loop(setup: Setup, state: TrainState, keys_M: jax.Array | None = None, *,
+               on_metrics: Callable[[int, dict[str, list[float]]], None] | None = None,
                on_step: Callable[[int, TrainState], None] | None = None) -> TrainState:
-  """Runs `train_step` from `state.step` to `train.steps`.
+  """Runs `train_step` from `state.step` to `train.steps` (keys default to the seeds').
 
   The next step is dispatched before the previous step's metrics are read, so reading
-  metrics does not stall the device. `on_metrics(step, metrics)` runs every `log_every`
-  steps and at the end; `on_step(step, state)` after every step (checkpointing).
-  Raises FloatingPointError, naming the step, if the loss becomes NaN or Inf.
+  metrics does not stall the device. `on_metrics(step, metrics)` (lists over members)
+  runs every `log_every` steps and at the end; `on_step(step, state)` after every step.
   """
   t = setup.exp.train
+  keys_M = member_keys(setup)[1] if keys_M is None else keys_M
+  state = population.shard_members(state, setup.num_members)
   step_fn = jax.jit(make_train_step(setup), donate_argnums=0)
   pending: tuple[int, dict] | None = None
 
   def flush(p):
     step, metrics = p
-    host = {k: float(v) for k, v in jax.device_get(metrics).items()}
-    if not np.isfinite(host["loss_bits"]):
-      raise FloatingPointError(f"loss is {host['loss_bits']} at step {step}")
     if on_metrics is not None:
-      on_metrics(step, host)
+      on_metrics(step, {k: [float(x) for x in np.asarray(v)]
+                        for k, v in jax.device_get(metrics).items()})
 
   step = int(state.step)
   while step < t.steps:
-    state, metrics = step_fn(state, key)
+    state, metrics = step_fn(state, keys_M)
     step += 1
     if pending is not None:
       flush(pending)

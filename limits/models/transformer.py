@@ -56,10 +56,11 @@ class ModelConfig:
   saturate: bool = False
   max_positions: int = 512
   head_masks: tuple[str, ...] = ()
+  key_dim: int = 0  # head width K; 0 means width // heads (populations fix K, see population.py)
 
   @property
   def head_dim(self) -> int:
-    return self.width // self.heads
+    return self.key_dim or self.width // self.heads
 
 
 class Block(nn.Module):

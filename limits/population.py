@@ -1,0 +1,158 @@
+"""Populations: M members stacked on a leading axis, trained and evaluated under vmap.
+
+A member is (depth, heads, seed, learning rate, training lengths). All members share one
+max-size model (the largest depth and head count of the sweep, head width K fixed to
+width // max heads); member m uses only its first depth_m layers and first heads_m heads.
+The masks are applied by intercepting Flax module calls (`nn.intercept_methods`), so the
+model code knows nothing about populations:
+  - a layer `layer_l` with l >= depth_m returns its input unchanged (jnp.where, so its
+    parameters get exactly zero gradient);
+  - the per-head outputs b_h of heads h >= heads_m are zeroed before the output
+    projection `out`, as if those heads did not exist.
+A masked member therefore computes what the standalone model with depth_m layers and
+heads_m heads of width K computes with the corresponding slice of its parameters
+(`standalone_params`; tested forward and backward).
+
+Letters: M members.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from limits.models import attention as attention_lib
+from limits.models import transformer as transformer_lib
+
+
+@dataclasses.dataclass(frozen=True)
+class Member:
+  depth: int
+  heads: int
+  seed: int
+  learning_rate: float
+  train_lengths: tuple[int, ...]
+
+  @property
+  def train_range(self) -> str:
+    """`lo-hi` of the training lengths (or a single `n`)."""
+    lo, hi = min(self.train_lengths), max(self.train_lengths)
+    return str(lo) if lo == hi else f"{lo}-{hi}"
+
+
+def grid(depths, heads, seeds, learning_rates, train_length_sets) -> tuple[Member, ...]:
+  """Every combination, in the order train lengths, depth, heads, lr, seed."""
+  return tuple(Member(d, h, s, float(lr), tuple(t)) for t, d, h, lr, s in
+               itertools.product(train_length_sets, depths, heads, learning_rates, seeds))
+
+
+def max_model_config(model: transformer_lib.ModelConfig,
+                     members: tuple[Member, ...]) -> transformer_lib.ModelConfig:
+  """The model every member is a masked copy of."""
+  depth = max(m.depth for m in members)
+  heads = max(m.heads for m in members)
+  return dataclasses.replace(model, depth=depth, heads=heads,
+                             key_dim=model.key_dim or model.width // heads)
+
+
+def varies_architecture(members: tuple[Member, ...]) -> bool:
+  return len({(m.depth, m.heads) for m in members}) > 1
+
+
+@dataclasses.dataclass(frozen=True)
+class MemberArrays:
+  """Per-member values as arrays with a leading M axis (what vmap maps over)."""
+
+  depth_M: jax.Array
+  heads_M: jax.Array
+  lr_M: jax.Array
+  lengths_MxL: jax.Array     # each member's training lengths, padded by repetition
+  num_lengths_M: jax.Array
+
+
+def member_arrays(members: tuple[Member, ...]) -> MemberArrays:
+  width = max(len(m.train_lengths) for m in members)
+  table = np.array([list(m.train_lengths) + [m.train_lengths[-1]] * (width - len(m.train_lengths))
+                    for m in members], np.int32)
+  return MemberArrays(
+      depth_M=jnp.asarray([m.depth for m in members], jnp.int32),
+      heads_M=jnp.asarray([m.heads for m in members], jnp.int32),
+      lr_M=jnp.asarray([m.learning_rate for m in members], jnp.float32),
+      lengths_MxL=jnp.asarray(table),
+      num_lengths_M=jnp.asarray([len(m.train_lengths) for m in members], jnp.int32))
+
+
+def _interceptor(depth: jax.Array, heads: jax.Array):
+  def intercept(next_fun, args, kwargs, context):
+    mod = context.module
+    if context.method_name != "__call__":
+      return next_fun(*args, **kwargs)
+    if isinstance(mod, transformer_lib.Block):
+      layer = int(mod.name.rsplit("_", 1)[1])
+      return jnp.where(layer < depth, next_fun(*args, **kwargs), args[0])
+    if mod.name == "out" and isinstance(mod.parent, attention_lib.MultiHeadAttention):
+      b_BxTxHxK = args[0]
+      active_H = jnp.arange(b_BxTxHxK.shape[-2]) < heads
+      return next_fun(jnp.where(active_H[:, None], b_BxTxHxK, 0.0), *args[1:], **kwargs)
+    return next_fun(*args, **kwargs)
+  return intercept
+
+
+def apply(model: nn.Module, params: Any, tokens_BxT: jax.Array, readout_B: jax.Array,
+          depth: jax.Array | None = None, heads: jax.Array | None = None, **kwargs) -> jax.Array:
+  """`model.apply` for one member; with depth/heads, the masked max model."""
+  if depth is None:
+    return model.apply(params, tokens_BxT, readout_B, **kwargs)
+  with nn.intercept_methods(_interceptor(depth, heads)):
+    return model.apply(params, tokens_BxT, readout_B, **kwargs)
+
+
+def standalone_params(params: Any, depth: int, heads: int) -> Any:
+  """The parameters of the standalone (depth, heads) model inside a max-model member."""
+  def slice_layer(layer):
+    out = dict(layer)
+    att = dict(out["attention"])
+    for name in ("query", "key", "value"):
+      att[name] = {k: v[:, :heads] if k == "kernel" else v[:heads] for k, v in att[name].items()}
+    att["out"] = {"kernel": att["out"]["kernel"][:heads], "bias": att["out"]["bias"]}
+    out["attention"] = att
+    return out
+  p = dict(params["params"])
+  for name in list(p):
+    if name.startswith("layer_"):
+      l = int(name.rsplit("_", 1)[1])
+      if l >= depth:
+        del p[name]
+      else:
+        p[name] = slice_layer(p[name])
+  return {**params, "params": p}
+
+
+def member_sharding(num_members: int):
+  """NamedSharding splitting the member axis over local devices, or None for one device.
+
+  Uses as many devices as divide M evenly (pmap-style SPMD written with jit + a mesh).
+  """
+  n = math.gcd(num_members, jax.local_device_count())
+  if n <= 1:
+    return None
+  mesh = jax.make_mesh((n,), ("members",), devices=jax.local_devices()[:n])
+  return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("members"))
+
+
+def shard_members(tree: Any, num_members: int) -> Any:
+  """Places every leaf with a leading M axis on the member sharding (others replicated)."""
+  sharding = member_sharding(num_members)
+  if sharding is None:
+    return tree
+  replicated = jax.sharding.NamedSharding(sharding.mesh, jax.sharding.PartitionSpec())
+  return jax.tree.map(
+      lambda x: jax.device_put(x, sharding if getattr(x, "ndim", 0) and x.shape[0] == num_members
+                               else replicated), tree)
