@@ -76,3 +76,43 @@ def restore_latest(mngr: ocp.CheckpointManager, like: Any) -> Any | None:
     return None
   abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
   return mngr.restore(step, args=ocp.args.StandardRestore(abstract))
+
+
+def read_config(workdir: str) -> dict[str, Any]:
+  """The workdir's `config.json` as a dict; ValueError if missing or unreadable."""
+  path = os.path.join(workdir, CONFIG_FILE)
+  if not os.path.exists(path):
+    raise ValueError(f"--workdir: {workdir} has no {CONFIG_FILE} (not a run or construction)")
+  with open(path) as f:
+    try:
+      return json.load(f)
+    except json.JSONDecodeError:
+      raise ValueError(f"{path} is not valid JSON") from None
+
+
+def load_workdir(workdir: str, overrides: dict[str, dict[str, Any]] | None = None):
+  """(Experiment, TrainState) of a trained or constructed workdir, at its latest step.
+
+  `overrides` (e.g. {"model": {"attention": "hard_average"}}) change fields that leave
+  the parameter tree unchanged, such as evaluating a soft checkpoint with hard attention.
+  ValueError if the workdir has no config or no checkpoint.
+  """
+  import ml_collections  # local: keeps this module's import light
+
+  from limits import config as config_lib
+  from limits import train as train_lib
+
+  raw = read_config(workdir)
+  for section, fields in (overrides or {}).items():
+    raw.setdefault(section, {}).update(fields)
+  exp = config_lib.validate(ml_collections.ConfigDict(raw))
+  setup = train_lib.make_setup(exp)
+  like = train_lib.init_state(setup, jax.random.key(0))
+  mngr = manager(workdir, exp.train.keep_checkpoints)
+  try:
+    state = restore_latest(mngr, like)
+  finally:
+    mngr.close()
+  if state is None:
+    raise ValueError(f"--workdir: {workdir} has a config but no checkpoint yet")
+  return exp, state

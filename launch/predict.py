@@ -1,0 +1,113 @@
+r"""Run a trained or constructed model on strings read from stdin, one per line.
+
+  printf '0110\n111\n' | python -m launch.predict --workdir=workdir/cc_parity
+  printf '0110\n' | python -m launch.predict --workdir=workdir/parity_prediction --format=jsonl
+
+Recognition prints `string<TAB>p_member<TAB>label` (label 1 = member, p_member > 0.5).
+Next-symbol prediction prints, per string, one JSON object with the distribution over the
+next symbol (and `EOS`) after every prefix (`--format=jsonl`; `tsv` prints one line per
+prefix: `prefix<TAB>p(sym1)<TAB>...<TAB>p(EOS)`). Strings are written in the language's
+own symbols, without EOS. A symbol outside the alphabet is an error naming the line and
+the symbol (exit status 2), printed after every valid line before it. A population
+workdir is read at member `--member` (default 0).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from absl import app, flags
+
+from launch import common
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "A trained or constructed workdir.")
+_FORMAT = flags.DEFINE_enum("format", None, ["tsv", "jsonl"],
+                            "Output format (default: tsv for recognition, jsonl for prediction).")
+_MEMBER = flags.DEFINE_integer("member", 0, "Population member to read.")
+_ATTENTION = flags.DEFINE_string("attention", None,
+                                 "Override model.attention, e.g. hard_average (saturated).")
+_BUCKET = 64  # strings are padded to multiples of this: one compiled program per bucket
+
+
+def _valid_prefix(lines, lang, check):
+  """(strings, error): the lines up to the first bad one, and that line's error."""
+  out = []
+  for i, line in enumerate(lines, start=1):
+    try:
+      lang.encode(line)
+      check(len(line))
+    except ValueError as e:
+      return out, f"line {i}: {e}"
+    out.append(line)
+  return out, None
+
+
+def main(argv: list[str]) -> None:
+  if len(argv) > 1:
+    common.fail(f"unexpected arguments {argv[1:]}; use --flag=value")
+  if not _WORKDIR.value:
+    common.fail("--workdir is required")
+  import jax
+  import jax.numpy as jnp
+  import numpy as np
+
+  from limits import checkpoint, population
+  from limits import train as train_lib
+  from limits.models import positional
+
+  overrides = {"model": {"attention": _ATTENTION.value}} if _ATTENTION.value else None
+  exp, state = common.user_errors(lambda: checkpoint.load_workdir(_WORKDIR.value, overrides))
+  setup = train_lib.make_setup(exp)
+  if not 0 <= _MEMBER.value < setup.num_members:
+    common.fail(f"--member: must be in 0..{setup.num_members - 1}, got {_MEMBER.value}")
+  m = _MEMBER.value
+  params = jax.tree.map(lambda x: x[m], state.params)
+  depth_M, heads_M = setup.member_masks()
+  depth = None if depth_M is None else depth_M[m]
+  heads = None if heads_M is None else heads_M[m]
+  lang, task = setup.language, setup.task
+  fmt = _FORMAT.value or ("tsv" if task == "recognition" else "jsonl")
+  apply = jax.jit(lambda p, t, r: population.apply(setup.model, p, t, r, depth, heads))
+
+  lines = [l.rstrip("\r\n") for l in sys.stdin]
+  check = lambda n: (positional.check_length(exp.model.positional, exp.model.max_positions, n + 1)
+                     if exp.model.kind == "transformer" else None)
+  strings, error = _valid_prefix(lines, lang, check)
+  by_bucket: dict[int, list[int]] = {}
+  for i, s in enumerate(strings):
+    by_bucket.setdefault(-(-max(len(s), 1) // _BUCKET) * _BUCKET, []).append(i)
+  outputs: dict[int, np.ndarray] = {}
+  for padded, idx in sorted(by_bucket.items()):
+    toks = np.full((len(idx), padded + 1), lang.pad, np.int32)
+    for row, i in enumerate(idx):
+      ids = lang.encode(strings[i])
+      if task == "recognition":
+        toks[row, :len(ids)] = ids
+        toks[row, len(ids)] = lang.eos
+      else:
+        toks[row, 0] = lang.bos
+        toks[row, 1:len(ids) + 1] = ids
+    readout = jnp.asarray([len(strings[i]) for i in idx], jnp.int32)
+    probs = np.asarray(jax.nn.softmax(apply(params, jnp.asarray(toks), readout), axis=-1))
+    for row, i in enumerate(idx):
+      outputs[i] = probs[row]
+  names = list(lang.alphabet) + ["EOS"]
+  for i, s in enumerate(strings):
+    p = outputs[i]
+    if task == "recognition":
+      print(f"{s}\t{p[1]:.6g}\t{int(p[1] > 0.5)}")
+    elif fmt == "jsonl":
+      dists = [{names[c]: float(p[t, c]) for c in range(len(names))} for t in range(len(s) + 1)]
+      print(json.dumps({"string": s, "next": [{"prefix": s[:t], "p": d}
+                                              for t, d in enumerate(dists)]}))
+    else:
+      for t in range(len(s) + 1):
+        print(s[:t] + "\t" + "\t".join(f"{x:.6g}" for x in p[t]))
+  sys.stdout.flush()
+  if error is not None:
+    common.fail(error)
+
+
+if __name__ == "__main__":
+  app.run(main, flags_parser=common.parse_flags)
