@@ -28,6 +28,11 @@ import jax.numpy as jnp
 import numpy as np
 
 TASKS = ("recognition", "prediction")
+TARGETS = ("distribution", "allowed")
+# Near misses: at most this many random one-symbol substitutions are tried per string.
+NEAR_MISS_TRIES = 32
+# Rejection sampling gives up after this many rounds (only reachable if a class is empty).
+REJECTION_ROUNDS = 1000
 
 
 @flax.struct.dataclass
@@ -38,13 +43,18 @@ class Batch:
   lengths_B: int32 number of symbols m of each string (EOS/BOS not counted).
   labels_B: int32 class of each string (recognition: 1 = member), or None.
   targets_BxTxC: float32 exact next-symbol distribution q(. | prefix) at each position
-    (prediction), or None. Rows at padding positions are zero.
+    (prediction), or None. Rows at padding positions are zero. When `multilabel` is
+    True the rows are instead the multi-hot set of allowed next symbols (support of q,
+    Bhattamishra et al. 2020), not normalised.
+  multilabel: static flag, True for `targets="allowed"` batches (train.losses then uses
+    per-class sigmoid binary cross-entropy).
   """
 
   tokens_BxT: jax.Array
   lengths_B: jax.Array
   labels_B: jax.Array | None = None
   targets_BxTxC: jax.Array | None = None
+  multilabel: bool = flax.struct.field(pytree_node=False, default=False)
 
   @property
   def readout_B(self) -> jax.Array:
@@ -87,11 +97,30 @@ class Language(abc.ABC):
 
   name: str
   alphabet: tuple[str, ...]
+  # Set by `configure` (make_language): the negatives' mix and the prediction targets.
+  near_miss_fraction: float = 0.0
+  targets: str = "distribution"
 
   def __init__(self, p: float = 0.5):
     if not 0.0 < float(p) < 1.0:
       raise ValueError(f"data.p: the generator's stop probability must lie in (0, 1), got {p}")
     self.p = float(p)
+
+  def configure(self, near_miss_fraction: float = 0.0, targets: str = "distribution") -> "Language":
+    """Sets the recognition negatives' mix and the prediction target kind; returns self.
+
+    near_miss_fraction: share of negatives that are near misses (a uniform member with
+      one symbol substituted so that it is no longer a member); the rest are uniform
+      non-members of the same length.
+    targets: "distribution" (exact q) or "allowed" (multi-hot support of q).
+    """
+    f = float(near_miss_fraction)
+    if not 0.0 <= f <= 1.0:
+      raise ValueError(f"data.near_miss_fraction: must lie in [0, 1], got {near_miss_fraction}")
+    if targets not in TARGETS:
+      raise ValueError(f"data.targets: unknown value {targets!r}; allowed: {', '.join(TARGETS)}")
+    self.near_miss_fraction, self.targets = f, targets
+    return self
 
   # Token ids ------------------------------------------------------------------
   @property
@@ -159,11 +188,28 @@ class Language(abc.ABC):
   def accepts(self, symbols_BxL: jax.Array, lengths_B: jax.Array) -> jax.Array:
     """bool[B]: membership oracle for each (padded) string."""
 
+  def class_exists(self, lengths_B: jax.Array, max_length: int) -> jax.Array:
+    """bool[B]: whether a non-member of each length exists (members: `check_length`)."""
+    del max_length
+    return jnp.ones(lengths_B.shape, bool)
+
   def recognition(self, key: jax.Array, lengths_B: jax.Array, max_length: int) -> Batch:
-    """Balanced members / non-members of the given exact lengths (label 1 = member)."""
+    """Balanced members / non-members of the given exact lengths (label 1 = member).
+
+    Negatives are uniform non-members, or with probability `near_miss_fraction` near
+    misses (see `near_misses`). Where no non-member of a length exists (e.g. (aa)* at
+    even n), the label is 1.
+    """
     k_label, k_str = jax.random.split(key)
     labels_B = jax.random.bernoulli(k_label, 0.5, lengths_B.shape).astype(jnp.int32)
+    labels_B = jnp.where(self.class_exists(lengths_B, max_length), labels_B, 1)
     sym = self.sample_symbols(k_str, labels_B, lengths_B, max_length)
+    if self.near_miss_fraction > 0:
+      k_near, k_mem, k_sub = jax.random.split(jax.random.fold_in(k_str, 1), 3)
+      near_B = jax.random.bernoulli(k_near, self.near_miss_fraction, labels_B.shape) & (labels_B == 0)
+      members = self.sample_symbols(k_mem, jnp.ones_like(labels_B), lengths_B, max_length)
+      miss, ok_B = self.near_misses(k_sub, members, lengths_B)
+      sym = jnp.where((near_B & ok_B)[:, None], miss, sym)
     t = jnp.arange(max_length + 1)[None, :]
     sym = jnp.pad(sym, ((0, 0), (0, 1)))
     n = lengths_B[:, None]
@@ -186,8 +232,69 @@ class Language(abc.ABC):
     masked = jnp.where(jnp.arange(max_length)[None, :] < n, sym, 0)
     q = self.next_symbol_distribution(masked)
     q = jnp.where((t <= n)[..., None], q, 0.0)
+    allowed = self.targets == "allowed"
+    if allowed:
+      q = (q > 0).astype(jnp.float32)
     return Batch(tokens_BxT=tokens.astype(jnp.int32), lengths_B=lengths_B.astype(jnp.int32),
-                 targets_BxTxC=q.astype(jnp.float32))
+                 targets_BxTxC=q.astype(jnp.float32), multilabel=allowed)
+
+  def near_misses(self, key: jax.Array, members_BxL: jax.Array,
+                  lengths_B: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """One-substitution near misses of members: (int32[B, L] strings, bool[B] found).
+
+    Draws a uniform position < n and a uniform different symbol, keeping the first of up
+    to NEAR_MISS_TRIES draws that is a non-member, i.e. a uniform choice among the
+    non-member substitutions of the member. `found` is False where every try stayed in
+    the language (then the caller keeps a uniform non-member). Length is unchanged, so
+    only substitutions count as edits.
+    """
+    B, L = members_BxL.shape
+    a = self.n_symbols
+
+    def body(carry):
+      i, out, found = carry
+      k_pos, k_sym = jax.random.split(jax.random.fold_in(key, i))
+      pos_B = jnp.floor(jax.random.uniform(k_pos, (B,)) * lengths_B).astype(jnp.int32)
+      off_B = jax.random.randint(k_sym, (B,), 1, max(a, 2))
+      hit = jnp.arange(L)[None, :] == pos_B[:, None]
+      cand = jnp.where(hit, (members_BxL + off_B[:, None]) % a, members_BxL)
+      ok = ~self.accepts(cand, lengths_B) & ~found
+      return i + 1, jnp.where(ok[:, None], cand, out), found | ok
+
+    def cond(carry):
+      i, _, found = carry
+      return (i < NEAR_MISS_TRIES) & ~jnp.all(found)
+
+    found0 = jnp.full((B,), a < 2)  # one symbol: no substitution exists
+    _, out, found = jax.lax.while_loop(cond, body, (jnp.int32(0), members_BxL, found0))
+    return out, found & (a >= 2)
+
+  def rejection_sample(self, key: jax.Array, labels_B: jax.Array, lengths_B: jax.Array,
+                       max_length: int) -> jax.Array:
+    """int32[B, max_length]: exactly uniform strings of each class, by rejection.
+
+    Draws uniform strings until each row's membership equals its label (a while loop:
+    static shapes, jittable). Used where the class is not rare (e.g. Dyck non-members).
+    Gives up after REJECTION_ROUNDS rounds, leaving the last draw, which only happens if
+    the class is empty at that length (`check_length` rules that out for members).
+    """
+    B = labels_B.shape[0]
+    want = labels_B == 1
+
+    def body(carry):
+      i, out, done = carry
+      cand = jax.random.randint(jax.random.fold_in(key, i), (B, max_length), 0,
+                                self.n_symbols, jnp.int32)
+      ok = (self.accepts(cand, lengths_B) == want) & ~done
+      return i + 1, jnp.where(ok[:, None] | (i == 0), cand, out), done | ok
+
+    def cond(carry):
+      i, _, done = carry
+      return (i < REJECTION_ROUNDS) & ~jnp.all(done)
+
+    out0 = jnp.zeros((B, max_length), jnp.int32)
+    _, out, _ = jax.lax.while_loop(cond, body, (jnp.int32(0), out0, jnp.zeros((B,), bool)))
+    return out
 
   def sample(self, task: str, key: jax.Array, lengths_B: jax.Array, max_length: int) -> Batch:
     if task == "recognition":
@@ -201,7 +308,8 @@ class Language(abc.ABC):
     """Cross-entropy (bits) of the best possible predictor at length n.
 
     Recognition: 0 (membership is a function of the string). Prediction: the mean, over
-    t = 0..n, of the expected entropy of q(. | prefix of length t).
+    t = 0..n, of the expected entropy of q(. | prefix of length t). (Both are for
+    `targets="distribution"`; with "allowed" targets the optimum is 0.)
     """
     if task == "recognition":
       return 0.0
