@@ -26,6 +26,8 @@ class DataConfig:
   p: float = 0.5
   train_lengths: tuple[int, ...] = tuple(range(1, 41))
   eval_lengths: tuple[int, ...] = tuple(range(1, 201))
+  near_miss_fraction: float = 0.0     # share of recognition negatives that are near misses
+  targets: str = "distribution"       # prediction targets: exact q, or "allowed" multi-hot
 
 
 @dataclasses.dataclass(frozen=True)
@@ -256,11 +258,16 @@ def validate(cfg: ml_collections.ConfigDict) -> Experiment:
   d = _get(cfg, "data", DataConfig)
   _choice(d, "task", "data.task", languages.TASKS)
   _float(d, "p", "data.p", 0.0, 1.0, open_lo=True)
+  _float(d, "near_miss_fraction", "data.near_miss_fraction", 0.0)
+  _require(d.get("near_miss_fraction", 0.0) <= 1.0,
+           f"data.near_miss_fraction: must lie in [0, 1], got {d.get('near_miss_fraction')}")
+  _choice(d, "targets", "data.targets", languages.TARGETS)
   for k in ("train_lengths", "eval_lengths"):
     if k in d:
       d[k] = parse_lengths(d[k], f"data.{k}")
   data = DataConfig(**d)
-  lang = languages.make_language(data.language, data.p)
+  lang = languages.make_language(data.language, data.p,
+                                 near_miss_fraction=data.near_miss_fraction, targets=data.targets)
   for k in ("train_lengths", "eval_lengths"):
     for n in getattr(data, k):
       try:
