@@ -153,8 +153,16 @@ def losses(model: models.Transformer, params: Any, batch: languages.Batch,
     xent_B = optax.softmax_cross_entropy_with_integer_labels(logits, batch.labels_B)
     return xent_B, (jnp.argmax(logits, -1) == batch.labels_B).astype(jnp.float32)
   q_BxTxC = batch.targets_BxTxC
-  logp_BxTxC = jax.nn.log_softmax(logits, axis=-1)
   valid_BxT = batch.valid_BxT
+  if batch.multilabel:
+    # data.targets="allowed": targets are the multi-hot allowed next symbols
+    # (Bhattamishra et al. 2020); loss = per-class sigmoid BCE summed over classes,
+    # a position is correct when every class's sigmoid > 0.5 matches its target.
+    bce_BxT = jnp.sum(optax.sigmoid_binary_cross_entropy(logits, q_BxTxC), axis=-1)
+    xent_B = jnp.sum(jnp.where(valid_BxT, bce_BxT, 0.0), 1) / jnp.sum(valid_BxT, 1)
+    pos_ok_BxT = jnp.all((logits > 0) == (q_BxTxC > 0.5), axis=-1) | ~valid_BxT
+    return xent_B, jnp.all(pos_ok_BxT, axis=1).astype(jnp.float32)
+  logp_BxTxC = jax.nn.log_softmax(logits, axis=-1)
   xent_BxT = -jnp.sum(jnp.where(q_BxTxC > 0, q_BxTxC * logp_BxTxC, 0.0), axis=-1)
   xent_B = jnp.sum(jnp.where(valid_BxT, xent_BxT, 0.0), 1) / jnp.sum(valid_BxT, 1)
   support = q_BxTxC > 0
