@@ -1,0 +1,271 @@
+r"""Benchmarks (not tests): `python -m launch.benchmark NAME [--flags]`.
+
+  python -m launch.benchmark samplers                       # every language, n = 64 512 4096
+  python -m launch.benchmark samplers --lengths=64,512 --languages=dyck:k=2,tomita3
+
+`samplers`: tokens per second of the library's recognition sampler (balanced members /
+non-members, jitted, batch --batch, on the default device, compile excluded) and of a
+straightforward per-string Python generator of the same distribution written here as
+the reference (timed on a few strings and scaled per token), at each length. Last line:
+the smallest speed-up at length 512 against the 100x target. Expected runtime on 2 CPU
+cores: a few minutes (the n = 4096 tables of MAJORITY and shuffle-Dyck are O(n^2)).
+
+Subcommands live in `BENCHMARKS` (name -> function(argv)), so `sweep` and `scaling` can be
+added next to `samplers`.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import sys
+import time
+from typing import Callable
+
+from absl import app, flags
+
+from launch import common
+
+_LENGTHS = flags.DEFINE_string("lengths", "64,512,4096", "Comma-separated lengths.")
+_BATCH = flags.DEFINE_integer("batch", 1024, "Strings per sampler call.")
+_LANGS = flags.DEFINE_string("languages", "", "Comma-separated specs (default: all).")
+_REF_SECONDS = flags.DEFINE_float("ref_seconds", 0.5, "Time budget per Python reference.")
+
+DEFAULT_SPECS = ("parity", "first", "one", "majority", "aa_star", "ab_star", "mod:m=3",
+                 *(f"tomita{i}" for i in range(1, 8)), "dfa:path=configs/dfa_example.json",
+                 "anbn", "anbncn", "dyck:k=2", "dyck_bounded:k=2,depth=3", "shuffle_dyck:k=2")
+
+
+# Python references: one string at a time, plain Python. ----------------------------------
+def _ref_automaton(lang, n):
+  """Uniform member / non-member by exact big-integer path counting on the automaton."""
+  auto = lang.automaton(n)
+  delta = [list(map(int, row)) for row in auto.delta]
+  acc = [bool(a) for a in auto.accept]
+  S = len(delta)
+  counts = {}
+  for label in (0, 1):
+    c = [[int(acc[s] == bool(label)) for s in range(S)]]
+    for _ in range(n):
+      prev = c[-1]
+      c.append([sum(prev[t] for t in delta[s]) for s in range(S)])
+    counts[label] = c
+
+  def gen():
+    label = random.random() < 0.5
+    c = counts[int(label)]
+    if c[n][auto.start] == 0:
+      label, c = not label, counts[int(not label)]
+    s, out = auto.start, []
+    for t in range(n):
+      r = n - t - 1
+      x = random.randrange(c[r + 1][s])
+      for a, nxt in enumerate(delta[s]):
+        if x < c[r][nxt]:
+          break
+        x -= c[r][nxt]
+      out.append(a)
+      s = nxt
+    return out
+  return gen
+
+
+def _ref_dyck(lang, n):
+  """Ballot-number member sampler with an explicit stack; non-members by rejection."""
+  k, D = lang.k, lang.depth or n
+  M = [[0] * (n + 2) for _ in range(n + 1)]
+  M[0][0] = 1
+  for r in range(1, n + 1):
+    for d in range(min(n, D) + 1):
+      M[r][d] = (k * M[r - 1][d + 1] if d < D else 0) + (M[r - 1][d - 1] if d else 0)
+
+  def member():
+    st, out = [], []
+    for t in range(n):
+      r, d = n - t - 1, len(st)
+      up = k * M[r][d + 1] if d < D else 0
+      if random.randrange(up + (M[r][d - 1] if d else 0)) < up:
+        j = random.randrange(k)
+        st.append(j)
+        out.append(2 * j)
+      else:
+        out.append(2 * st.pop() + 1)
+    return out
+
+  def gen():
+    if random.random() < 0.5:
+      return member()
+    while True:
+      s = [random.randrange(2 * k) for _ in range(n)]
+      if not _py_dyck(s, D):
+        return s
+  return gen
+
+
+def _py_dyck(s, D):
+  st = []
+  for x in s:
+    if x % 2 == 0:
+      st.append(x // 2)
+      if len(st) > D:
+        return False
+    elif not st or st.pop() != x // 2:
+      return False
+  return not st
+
+
+def _ref_shuffle(lang, n):
+  """Composition by exact counts, a ballot Dyck-1 word per type, random.shuffle (k = 2)."""
+  k = lang.k
+  cat = [math.comb(2 * h, h) // (h + 1) for h in range(n // 2 + 1)]
+
+  def gen():
+    if random.random() >= 0.5:
+      while True:
+        s = [random.randrange(2 * k) for _ in range(n)]
+        if any(sum(1 if x == 2 * j else -1 if x == 2 * j + 1 else 0 for x in s) for j in range(k)):
+          return s
+    sizes = [a for a in range(0, n + 1, 2)]
+    w = [math.comb(n, a) * cat[a // 2] * cat[(n - a) // 2] for a in sizes] if k == 2 else None
+    a = random.choices(sizes, weights=w)[0] if w else n
+    types = [0] * a + [1] * (n - a)
+    random.shuffle(types)
+    words = [_ballot_word(a, cat), _ballot_word(n - a, cat)]
+    pos = [0, 0]
+    out = []
+    for j in types:
+      out.append(2 * j + words[j][pos[j]])
+      pos[j] += 1
+    return out
+  return gen
+
+
+def _ballot_word(m, cat):
+  out, d = [], 0
+  # number of Dyck-1 completions of length r from depth d: ballot numbers
+  def comp(r, d):
+    if d > r or (r - d) % 2:
+      return 0
+    up = (r + d) // 2
+    return math.comb(r, up - d) - math.comb(r, up + 1) if up + 1 <= r else math.comb(r, up - d)
+  for t in range(m):
+    r = m - t - 1
+    a = comp(r, d + 1)
+    b = comp(r, d - 1) if d else 0
+    if random.randrange(a + b) < a:
+      out.append(0)
+      d += 1
+    else:
+      out.append(1)
+      d -= 1
+  return out
+
+
+def _ref_counter(lang, n):
+  l = lang.letters
+
+  def gen():
+    if random.random() < 0.5:
+      return [min(t // (n // l), l - 1) for t in range(n)]
+    while True:
+      s = [random.randrange(l) for _ in range(n)]
+      if s != [min(t // (n // l), l - 1) for t in range(n)]:
+        return s
+  return gen
+
+
+def _ref_parity(lang, n):
+  def gen():
+    bits = [random.randrange(2) for _ in range(n - 1)]
+    want = random.randrange(2)
+    return bits + [(want - sum(bits)) % 2]
+  return gen
+
+
+def reference(lang, n) -> Callable[[], list[int]]:
+  from limits.languages import automaton, counter, dyck, parity, shuffle_dyck
+  if isinstance(lang, parity.Parity):
+    return _ref_parity(lang, n)
+  if isinstance(lang, automaton.AutomatonLanguage):
+    return _ref_automaton(lang, n)
+  if isinstance(lang, dyck.Dyck):
+    return _ref_dyck(lang, n)
+  if isinstance(lang, shuffle_dyck.ShuffleDyck):
+    return _ref_shuffle(lang, n)
+  if isinstance(lang, counter.Counter):
+    return _ref_counter(lang, n)
+  raise ValueError(f"no Python reference for {lang.name}")
+
+
+def _time_reference(gen, n, budget):
+  count, t0 = 0, time.perf_counter()
+  while True:
+    gen()
+    count += 1
+    dt = time.perf_counter() - t0
+    if dt > budget or count >= 2000:
+      return count * n / dt
+
+
+def samplers(argv: list[str]) -> None:
+  import jax
+  import jax.numpy as jnp
+  from limits import languages
+
+  try:
+    lengths = [int(x) for x in _LENGTHS.value.split(",") if x.strip()]
+  except ValueError:
+    common.fail(f"--lengths: expected integers like 64,512, got {_LENGTHS.value!r}")
+  specs = [s for s in _LANGS.value.split(",") if s] if _LANGS.value else list(DEFAULT_SPECS)
+  B = _BATCH.value
+  print(f"device: {jax.devices()[0].device_kind}  batch {B}  (tokens/s; Python reference per string)")
+  head = f"{'language':<28}{'n':>6}{'library tok/s':>16}{'python tok/s':>15}{'speed-up':>11}"
+  print(head)
+  print("-" * len(head))
+  worst = math.inf
+  for spec in specs:
+    lang = common.user_errors(lambda: languages.make_language(spec))
+    for n0 in lengths:
+      n = n0
+      try:
+        lang.check_length(n)
+      except ValueError:
+        n = n0 + 1 if n0 % 2 else n0     # e.g. anbncn needs a multiple of 3
+        while True:
+          try:
+            lang.check_length(n)
+            break
+          except ValueError:
+            n += 1
+      f = jax.jit(lambda k, lang=lang, n=n: lang.recognition(k, jnp.full((B,), n, jnp.int32), n).tokens_BxT)
+      jax.block_until_ready(f(jax.random.key(0)))
+      reps, t0 = 0, time.perf_counter()
+      while reps < 3 and (reps == 0 or time.perf_counter() - t0 < 2.0):
+        jax.block_until_ready(f(jax.random.key(reps + 1)))
+        reps += 1
+      lib = reps * B * n / (time.perf_counter() - t0)
+      random.seed(0)
+      ref = _time_reference(reference(lang, n), n, _REF_SECONDS.value)
+      if n0 == 512:
+        worst = min(worst, lib / ref)
+      print(f"{spec:<28}{n:>6}{lib:>16.3g}{ref:>15.3g}{lib / ref:>10.0f}x", flush=True)
+  if math.isfinite(worst):
+    print(f"summary: smallest speed-up at n=512 is {worst:.0f}x (target 100x): "
+          f"{'met' if worst >= 100 else 'NOT met'}")
+  else:
+    print("summary: n=512 not benchmarked")
+
+
+BENCHMARKS: dict[str, Callable[[list[str]], None]] = {"samplers": samplers}
+
+
+def main(argv: list[str]) -> None:
+  if len(argv) < 2 or argv[1] not in BENCHMARKS:
+    common.fail(f"usage: python -m launch.benchmark NAME; NAME one of: {', '.join(BENCHMARKS)}")
+  if len(argv) > 2:
+    common.fail(f"unexpected arguments {argv[2:]}; use --flag=value")
+  BENCHMARKS[argv[1]](argv)
+
+
+if __name__ == "__main__":
+  app.run(main, flags_parser=common.parse_flags)
