@@ -143,7 +143,9 @@ def member_sharding(num_members: int):
   n = math.gcd(num_members, jax.local_device_count())
   if n <= 1:
     return None
-  mesh = jax.make_mesh((n,), ("members",), devices=jax.local_devices()[:n])
+  # Auto axes: XLA propagates the sharding through the step (inputs may mix shardings).
+  mesh = jax.make_mesh((n,), ("members",), devices=jax.local_devices()[:n],
+                       axis_types=(jax.sharding.AxisType.Auto,))
   return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("members"))
 
 

@@ -1,0 +1,140 @@
+"""Populations: masked member = standalone smaller model (forward and gradients),
+per-member learning rates, divergence freezing, devices."""
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from limits import config as config_lib
+from limits import languages, models, population
+from limits import train as train_lib
+from configs import parity as parity_config
+
+LANG = languages.make_language("parity")
+
+
+@pytest.mark.parametrize("layer_norm", ["none", "post"])
+@pytest.mark.parametrize("depth,heads", [(1, 1), (2, 3), (3, 2), (3, 4)])
+def test_masked_member_equals_standalone_model(depth, heads, layer_norm):
+  big_cfg = models.ModelConfig(depth=3, heads=4, width=16, mlp_width=32, key_dim=4,
+                               layer_norm=layer_norm)
+  small_cfg = dataclasses.replace(big_cfg, depth=depth, heads=heads)
+  big = train_lib.make_model(big_cfg, LANG, "recognition")
+  small = train_lib.make_model(small_cfg, LANG, "recognition")
+  batch = LANG.recognition(jax.random.key(0), jnp.asarray([3, 7, 5, 1], jnp.int32), 7)
+  params = big.init(jax.random.key(1), batch.tokens_BxT, batch.readout_B)
+  sliced = population.standalone_params(params, depth, heads)
+  masked = population.apply(big, params, batch.tokens_BxT, batch.readout_B,
+                            jnp.int32(depth), jnp.int32(heads))
+  alone = small.apply(sliced, batch.tokens_BxT, batch.readout_B)
+  np.testing.assert_allclose(masked, alone, rtol=1e-5, atol=1e-6)
+
+  def loss(p, f):
+    return jnp.sum(f(p) ** 2)
+  g_big = jax.grad(loss)(params, lambda p: population.apply(
+      big, p, batch.tokens_BxT, batch.readout_B, jnp.int32(depth), jnp.int32(heads)))
+  g_small = jax.grad(loss)(sliced, lambda p: small.apply(p, batch.tokens_BxT, batch.readout_B))
+  g_big_sliced = population.standalone_params(g_big, depth, heads)
+  for a, b in zip(jax.tree.leaves(g_big_sliced), jax.tree.leaves(g_small), strict=True):
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+  # Inactive layers and heads get exactly zero gradient.
+  for l in range(depth, 3):
+    assert all(float(jnp.abs(x).max()) == 0 for x in jax.tree.leaves(g_big["params"][f"layer_{l}"]))
+  q = g_big["params"]["layer_0"]["attention"]["query"]["kernel"]
+  assert float(jnp.abs(q[:, heads:]).sum()) == 0.0 and float(jnp.abs(q[:, :heads]).max()) > 0
+
+
+def _exp(**sweep):
+  cfg = parity_config.get_config("smoke")
+  cfg.sweep.update(sweep)
+  cfg.train.steps = 20
+  return config_lib.validate(cfg)
+
+
+def test_population_member_matches_its_single_run():
+  """Member (depth 1, heads 2, seed 1) of a 2x2x2 population trains like its own run.
+
+  Started from the same (sliced) parameters with the same keys, the losses agree step by
+  step; parameters agree to within Adam's step size (lr x steps): Adam turns the last-bit
+  differences of near-zero gradient components (different reduction order in the masked
+  model) into lr-sized moves, so bitwise equality is not expected after training.
+  """
+  pop = _exp(depths="1,2", heads="1,2", seeds="0,1")
+  setup = train_lib.make_setup(pop)
+  i = next(i for i, m in enumerate(setup.members) if (m.depth, m.heads, m.seed) == (1, 2, 1))
+  cfg = parity_config.get_config("smoke")
+  cfg.model.update(key_dim=pop.model.width // 2)
+  cfg.train.update(steps=20, seed=1)
+  cfg.sweep.update(depths="1", heads="2")
+  setup1 = train_lib.make_setup(config_lib.validate(cfg))
+  assert setup1.model.cfg.depth == 1 and setup1.model.cfg.heads == 2 and not setup1.masked
+
+  init = train_lib.init_state(setup)
+  init_i = population.standalone_params(jax.tree.map(lambda x: x[i], init.params), 1, 2)
+  p1 = jax.tree.map(lambda x: x[None], init_i)
+  state1 = dataclasses.replace(train_lib.init_state(setup1), params=p1,
+                               opt_state=jax.vmap(setup1.optimizer.init)(p1))
+  log, log1 = {}, {}
+  state = train_lib.train_loop(setup, init, on_metrics=lambda s, m: log.__setitem__(s, m))
+  state1 = train_lib.train_loop(setup1, state1, train_lib.member_keys(setup)[1][i:i + 1],
+                                on_metrics=lambda s, m: log1.__setitem__(s, m))
+  assert sorted(log) == sorted(log1) == [10, 20]
+  for s in log:
+    assert abs(log[s]["loss_bits"][i] - log1[s]["loss_bits"][0]) < 1e-3
+  a = population.standalone_params(jax.tree.map(lambda x: x[i], state.params), 1, 2)
+  b = jax.tree.map(lambda x: x[0], state1.params)
+  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
+    np.testing.assert_allclose(x, y, atol=2 * 20 * pop.train.learning_rate)
+
+
+def test_learning_rates_differ_per_member_and_zero_like_lr_freezes():
+  exp = _exp(learning_rates="1e-9,1e-2")
+  setup = train_lib.make_setup(exp)
+  init = train_lib.init_state(setup)
+  before = jax.tree.map(np.asarray, init.params)
+  state = train_lib.train_loop(setup, init)
+  moved = [max(float(np.abs(np.asarray(a)[m] - b[m]).max()) for a, b in
+               zip(jax.tree.leaves(state.params), jax.tree.leaves(before))) for m in range(2)]
+  assert moved[0] < 1e-6 < 1e-3 < moved[1], moved
+
+
+def test_diverged_member_is_frozen_and_marked():
+  exp = _exp(learning_rates="1e-3,1e30")
+  setup = train_lib.make_setup(exp)
+  state = train_lib.train_loop(setup, train_lib.init_state(setup))
+  diverged = np.asarray(state.diverged_M)
+  assert diverged.tolist() == [False, True]
+  assert int(state.diverged_step_M[1]) >= 1 and int(state.diverged_step_M[0]) == -1
+  for x in jax.tree.leaves(state.params):
+    assert np.isfinite(np.asarray(x)).all()
+
+
+def test_eight_devices_match_one():
+  """The member axis sharded over 8 simulated devices trains like one device.
+
+  Tolerance: losses agree to 1e-4 at every logged step; parameters to within Adam's step
+  size (XLA compiles the sharded program differently, and Adam amplifies last-bit
+  differences of near-zero gradients into lr-sized moves).
+  """
+  assert jax.local_device_count() == 8
+  exp = _exp(seeds="0-7")
+  setup = train_lib.make_setup(exp)
+  log8, log1 = {}, {}
+  sharded = train_lib.train_loop(setup, train_lib.init_state(setup),
+                                 on_metrics=lambda s, m: log8.__setitem__(s, m))
+  assert len(jax.tree.leaves(sharded.params)[0].sharding.device_set) == 8
+  orig = population.member_sharding
+  population.member_sharding = lambda m: None
+  try:
+    single = train_lib.train_loop(setup, train_lib.init_state(setup),
+                                  on_metrics=lambda s, m: log1.__setitem__(s, m))
+  finally:
+    population.member_sharding = orig
+  assert len(jax.tree.leaves(single.params)[0].sharding.device_set) == 1
+  for s in log8:
+    np.testing.assert_allclose(log8[s]["loss_bits"], log1[s]["loss_bits"], atol=1e-4)
+  for a, b in zip(jax.tree.leaves(sharded.params), jax.tree.leaves(single.params), strict=True):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=2 * 20 * exp.train.learning_rate)
