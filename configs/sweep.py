@@ -1,0 +1,53 @@
+r"""Architecture sweeps: every depth x heads x seed x lr member in one compiled program.
+
+  python -m launch.train --config=configs/sweep.py:smoke --workdir=/tmp/sweep_smoke    # seconds
+  python -m launch.train --config=configs/sweep.py:default --workdir=workdir/sweep     # ~4 min CPU
+  python -m launch.train --config=configs/sweep.py:paper --workdir=workdir/sweep_paper # accelerator
+  python -m launch.train --config=configs/sweep.py:deletang --workdir=workdir/deletang
+  python -m launch.train --config=configs/sweep.py:hahn --workdir=workdir/hahn
+
+Variants (comma-separated variant options are not supported; pick one):
+  smoke     depth 1-2 x heads 1-2, 30 steps.
+  default   PARITY, depth 1-2 x heads 1-2 x 1 seed, trained on 1-40, evaluated to 200.
+  paper     depth 1-6 x heads 1-8 x 3 seeds x 2 lrs, 20k steps (accelerator scale).
+  deletang  Delétang et al. (2023): train lengths uniform in 1..40, test every length
+            41..500; score = mean accuracy over test lengths (best and mean over seeds).
+  hahn      Hahn-style: one training set per n in {8, 16, 32, 64}; each member is
+            evaluated at every n (its own n is in-distribution).
+Override the grid with --config.sweep.depths=1-4 --config.sweep.heads=1,2,4 etc.
+Expected: PARITY accuracy beyond the training lengths near chance for every size.
+"""
+
+import ml_collections
+
+from configs import parity
+
+VARIANTS = ("default", "smoke", "paper", "deletang", "hahn")
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  variant = arg or "default"
+  if variant not in VARIANTS:
+    raise ValueError(f"configs/sweep.py: unknown variant {variant!r}; allowed: {', '.join(VARIANTS)}")
+  c = parity.get_config("smoke" if variant == "smoke" else "default")
+  c.sweep.update(depths="1,2", heads="1,2", seeds="0", protocol="custom")
+  c.model.update(heads=2, width=64)
+  c.data.update(eval_lengths="1-40,50-200:10")
+  c.train.update(steps=1500)
+  if variant == "smoke":
+    c.data.update(eval_lengths="1-16")
+  elif variant == "paper":
+    c.sweep.update(depths="1-6", heads="1,2,4,8", seeds="0-2", learning_rates="1e-3,3e-4")
+    c.model.update(width=128, mlp_width=512)
+    c.train.update(steps=20000, batch_size=128, checkpoint_every=2000)
+    c.data.update(eval_lengths="1-500")
+  elif variant == "deletang":
+    c.sweep.update(depths="5", heads="8", seeds="0-4", learning_rates="1e-3,3e-4,1e-4",
+                   protocol="deletang")
+    c.model.update(width=64, mlp_width=256)
+    c.data.update(train_lengths="1-40", eval_lengths="41-500")
+    c.train.update(steps=10000, batch_size=128)
+  elif variant == "hahn":
+    c.sweep.update(train_lengths="8;16;32;64", protocol="hahn")
+    c.data.update(eval_lengths="8,16,32,64")
+  return c
