@@ -96,7 +96,9 @@ def make_optimizer(t: config_lib.TrainConfig) -> optax.GradientTransformation:
 
 def make_setup(exp: config_lib.Experiment) -> Setup:
   """Language, the (max-size) model, the optimizer and the population of `exp`."""
-  language = languages.make_language(exp.data.language, exp.data.p)
+  language = languages.make_language(exp.data.language, exp.data.p,
+                                     near_miss_fraction=exp.data.near_miss_fraction,
+                                     targets=exp.data.targets)
   members = exp.members
   model_cfg = population.max_model_config(exp.model, members) if exp.model.kind == "transformer" \
       else exp.model

@@ -10,8 +10,15 @@ Generator (next-symbol prediction, Hahn 2020 §4): a 2-state automaton tracking 
 of the 1s read so far. In the even state it emits EOS with probability p and 0 or 1 with
 probability (1-p)/2 each; in the odd state 0 or 1 with probability 1/2 each. (EOS is
 emitted from the even state under both conventions: the generator is the paper's; `odd`
-only changes recognition labels.) Conditioned on surviving t steps, a prefix is t uniform
-bits, so the exact cross-entropies below are closed-form.
+only changes recognition labels.)
+
+Prediction prefixes: t uniform bits, i.e. the generator with EOS skipped step by step
+(each step conditioned on not stopping *at that step*), so the exact cross-entropies
+below are closed-form. This differs from the DFA engine's prefixes (automaton.py:
+conditioned on no EOS in the first t steps, where P(x_1 = 1) = 1/(2-p) at t = 2), so
+`parity` and `mod:m=2` give different, each exactly scored, prediction batches. Both
+prefix distributions cover every string, and optimal/chance are computed for the one
+actually sampled.
 """
 
 from __future__ import annotations
