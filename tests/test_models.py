@@ -1,0 +1,153 @@
+"""Attention kinds on hand-built scores, straight-through gradients, scaled and saturated
+attention, head masks, and every positional encoding padded = unpadded and jit = no-jit."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from limits import config as config_lib
+from limits import languages, models
+from limits.models import attention, positional
+from limits.train import make_model
+
+LANG = languages.make_language("parity")
+
+
+def _w(scores, kind, mask=None, **kw):
+  s = jnp.asarray([scores], jnp.float32)
+  m = jnp.ones_like(s, bool) if mask is None else jnp.asarray([mask])
+  return np.asarray(attention.attention_weights(s, m, kind, **kw))[0]
+
+
+def test_uhat_ties_go_to_leftmost_and_ahat_averages():
+  np.testing.assert_array_equal(_w([1.0, 3.0, 3.0, 2.0], "hard_unique"), [0, 1, 0, 0])
+  np.testing.assert_array_equal(_w([3.0, 1.0, 3.0, 3.0], "hard_unique"), [1, 0, 0, 0])
+  np.testing.assert_allclose(_w([1.0, 3.0, 3.0, 2.0], "hard_average"), [0, .5, .5, 0])
+  np.testing.assert_allclose(_w([3.0, 1.0, 3.0, 3.0], "hard_average"), [1 / 3, 0, 1 / 3, 1 / 3])
+  # Masked keys never win, even with the largest score; a row with no key is all zero.
+  mask = [True, False, True, True]
+  np.testing.assert_array_equal(_w([1.0, 9.0, 3.0, 3.0], "hard_unique", mask), [0, 0, 1, 0])
+  np.testing.assert_allclose(_w([1.0, 9.0, 3.0, 3.0], "hard_average", mask), [0, 0, .5, .5])
+  for kind in attention.ATTENTION:
+    np.testing.assert_array_equal(_w([1.0, 2.0], kind, [False, False]), [0, 0])
+
+
+def test_soft_temperature_scaled_and_saturated():
+  s = [0.0, 1.0, 1.0, -2.0]
+  np.testing.assert_allclose(_w(s, "soft", temperature=2.0), jax.nn.softmax(2.0 * jnp.asarray(s)),
+                             rtol=1e-6)
+  # scaled: logits times log n, n = number of keys the query may attend to (here 3).
+  mask = [True, True, True, False]
+  want = np.asarray(jax.nn.softmax(jnp.log(3.0) * jnp.asarray(s[:3])))
+  np.testing.assert_allclose(_w(s, "scaled", mask)[:3], want, rtol=1e-6)
+  assert _w(s, "scaled", mask)[3] == 0
+  # saturated soft attention is AHAT.
+  np.testing.assert_array_equal(_w(s, "soft", saturate=True), _w(s, "hard_average"))
+
+
+@pytest.mark.parametrize("kind", ["hard_unique", "hard_average"])
+def test_straight_through_gradients_are_softmax_gradients(kind):
+  s = jnp.asarray([[0.3, 1.2, -0.5, 1.2]])
+  m = jnp.ones_like(s, bool)
+  c = jnp.asarray([[1.0, -2.0, 0.5, 3.0]])
+  g_hard = jax.grad(lambda x: jnp.sum(c * attention.attention_weights(x, m, kind, 2.0)))(s)
+  g_soft = jax.grad(lambda x: jnp.sum(c * jax.nn.softmax(2.0 * x)))(s)
+  assert np.abs(np.asarray(g_hard)).max() > 1e-3
+  np.testing.assert_allclose(g_hard, g_soft, rtol=1e-5, atol=1e-7)
+
+
+def _model(task="recognition", **kw):
+  base = dict(depth=2, heads=2, width=16, mlp_width=32, max_positions=64)
+  return make_model(models.ModelConfig(**{**base, **kw}), LANG, task)
+
+
+def test_hard_attention_model_has_nonzero_gradients():
+  model = _model(attention="hard_unique")
+  batch = LANG.recognition(jax.random.key(0), jnp.asarray([5, 9], jnp.int32), 9)
+  params = model.init(jax.random.key(1), batch.tokens_BxT, batch.readout_B)
+  loss = lambda p: jnp.sum(model.apply(p, batch.tokens_BxT, batch.readout_B)[:, 1])
+  g = jax.grad(loss)(params)["params"]["layer_0"]["attention"]
+  assert np.abs(np.asarray(g["query"]["kernel"])).max() > 0
+  assert np.abs(np.asarray(g["key"]["kernel"])).max() > 0
+
+
+def _rec_tokens(bits, pad_to):
+  return jnp.asarray([bits + [LANG.eos] + [LANG.pad] * (pad_to - len(bits))], jnp.int32)
+
+
+@pytest.mark.parametrize("pos", positional.POSITIONAL)
+@pytest.mark.parametrize("att", ["soft", "hard_unique"])
+def test_every_positional_encoding_padded_equals_unpadded_and_jit(pos, att):
+  model = _model(positional=pos, attention=att)
+  bits = [1, 0, 1, 1, 0, 1, 0]
+  tight = _rec_tokens(bits, len(bits))
+  r = jnp.asarray([len(bits)])
+  params = model.init(jax.random.key(0), tight, r)
+  out = model.apply(params, tight, r)
+  for pad_to in (9, 20):
+    np.testing.assert_allclose(model.apply(params, _rec_tokens(bits, pad_to), r), out,
+                               rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(jax.jit(model.apply)(params, _rec_tokens(bits, 12), r), out,
+                             rtol=1e-5, atol=1e-6)
+  # The output depends on the string (no encoding silently drops the input).
+  others = [model.apply(params, _rec_tokens(b, len(bits)), r)
+            for b in ([0] + bits[1:], [0] * len(bits), [1] * len(bits))]
+  assert max(np.abs(np.asarray(o - out)).max() for o in others) > 1e-6
+
+
+@pytest.mark.parametrize("pos", ["sinusoidal", "learned", "randomized", "rotary"])
+def test_prediction_padded_equals_unpadded(pos):
+  model = _model("prediction", positional=pos)
+  tokens = jnp.asarray([[LANG.bos, 1, 0, 1]], jnp.int32)
+  padded = jnp.asarray([[LANG.bos, 1, 0, 1, LANG.pad, LANG.pad]], jnp.int32)
+  params = model.init(jax.random.key(0), tokens, jnp.asarray([3]))
+  np.testing.assert_allclose(model.apply(params, padded, jnp.asarray([3]))[:, :4],
+                             model.apply(params, tokens, jnp.asarray([3])), rtol=1e-5, atol=1e-6)
+
+
+def test_learned_positions_refuse_beyond_table():
+  with pytest.raises(ValueError, match="model.max_positions"):
+    positional.check_length("learned", 8, 9)
+  model = _model(positional="learned", max_positions=8)
+  tokens = _rec_tokens([1] * 9, 9)
+  params = model.init(jax.random.key(0), _rec_tokens([1] * 3, 3), jnp.asarray([3]))
+  assert np.isnan(np.asarray(model.apply(params, tokens, jnp.asarray([9])))).all()
+  cfg = config_lib.to_configdict(config_lib.Experiment(
+      models.ModelConfig(positional="learned", max_positions=30), config_lib.DataConfig(),
+      config_lib.TrainConfig(), config_lib.EvalConfig()))
+  with pytest.raises(ValueError, match="model.max_positions"):
+    config_lib.validate(cfg)
+
+
+def test_validation_names_field_and_allowed_values():
+  base = config_lib.to_configdict(config_lib.Experiment(
+      models.ModelConfig(), config_lib.DataConfig(), config_lib.TrainConfig(),
+      config_lib.EvalConfig()))
+  for field, value, allowed in (("attention", "hardest", "hard_unique"),
+                                ("positional", "alibi", "rotary"),
+                                ("layer_norm", "mid", "final"), ("kind", "gru", "lstm"),
+                                ("head_masks", ("past", "left"), "future")):
+    cfg = base.copy_and_resolve_references()
+    cfg.model[field] = value
+    with pytest.raises(ValueError, match=f"model.{field}.*{allowed}"):
+      config_lib.validate(cfg)
+  cfg = base.copy_and_resolve_references()
+  cfg.model.ln_eps = -1.0
+  with pytest.raises(ValueError, match="model.ln_eps"):
+    config_lib.validate(cfg)
+
+
+def test_head_masks_past_and_future():
+  m = np.asarray(attention.head_masks(("past", "future"), 3, 3))
+  np.testing.assert_array_equal(m[0], np.tril(np.ones((3, 3)), -1))
+  np.testing.assert_array_equal(m[1], np.triu(np.ones((3, 3)), 1))
+  assert m[2].all()
+
+
+def test_layer_norm_eps_zero_and_final():
+  for ln in ("pre", "post", "final"):
+    model = _model(layer_norm=ln, ln_eps=0.0)
+    tokens = _rec_tokens([1, 0, 1], 3)
+    params = model.init(jax.random.key(0), tokens, jnp.asarray([3]))
+    assert np.isfinite(np.asarray(model.apply(params, tokens, jnp.asarray([3])))).all()
