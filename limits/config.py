@@ -268,6 +268,9 @@ def validate(cfg: ml_collections.ConfigDict) -> Experiment:
   data = DataConfig(**d)
   lang = languages.make_language(data.language, data.p,
                                  near_miss_fraction=data.near_miss_fraction, targets=data.targets)
+  supported = getattr(lang, "supported_tasks", languages.TASKS)
+  _require(data.task in supported, f"data.task: {data.language} supports only "
+           f"{', '.join(supported)}, got {data.task!r}")
   for k in ("train_lengths", "eval_lengths"):
     for n in getattr(data, k):
       try:

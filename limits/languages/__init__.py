@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from limits.languages import deletang
 from limits.languages import base, counter, dfa, dyck, regular, shuffle_dyck
 from limits.languages.base import Batch, Language, TARGETS, TASKS
 from limits.languages.parity import Parity
@@ -76,6 +77,10 @@ LANGUAGES: dict[str, Callable[..., Language]] = {
     "dyck": _dyck,
     "dyck_bounded": _dyck_bounded,
     "shuffle_dyck": _shuffle_dyck,
+    "even_pairs": deletang.even_pairs,
+    "parity_check": deletang.parity_check,
+    "cycle_navigation": deletang.cycle_navigation,
+    "modular_arithmetic": deletang.modular_arithmetic,
 }
 
 

@@ -1,0 +1,70 @@
+"""Delétang et al.'s regular classification tasks against independent recognisers."""
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from limits import config as config_lib, languages
+from configs import parity as parity_config
+
+
+def brute(name, s):
+  if name == "even_pairs":
+    return sum(a != b for a, b in zip(s, s[1:])) % 2
+  if name == "parity_check":
+    return s.count("1") % 2
+  if name == "cycle_navigation":
+    return sum(int(c) - 1 for c in s) % 5
+  if name == "modular_arithmetic":
+    return eval(s) % 5  # Python: * binds tighter than + and -, as in Delétang et al.
+  raise KeyError(name)
+
+
+TASKS = {"even_pairs": 2, "parity_check": 2, "cycle_navigation": 5, "modular_arithmetic": 5}
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_labels_match_independent_recogniser(name):
+  lang = languages.make_language(name)
+  assert lang.num_classes("recognition") == TASKS[name]
+  odd = name == "modular_arithmetic"
+  lengths = np.random.default_rng(0).integers(1, 13, 400)
+  lengths = jnp.asarray(lengths | 1 if odd else lengths, jnp.int32)
+  b = jax.device_get(lang.recognition(jax.random.key(0), lengths, 13))
+  for tok, n, label in zip(b.tokens_BxT, b.lengths_B, b.labels_B):
+    s = lang.decode(tok[:n])
+    assert tok[n] == lang.eos and brute(name, s) == label, s
+  # Uniform strings: the class frequencies follow the exact class distribution.
+  n = 9
+  b = jax.device_get(lang.recognition(jax.random.key(1), jnp.full((4000,), n, jnp.int32), n))
+  freq = np.bincount(b.labels_B, minlength=TASKS[name]) / 4000
+  np.testing.assert_allclose(freq, lang.class_distribution(n), atol=0.03)
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_class_distribution_is_exact_by_enumeration(name):
+  lang = languages.make_language(name)
+  n = 5
+  sets = [lang.position_symbols[t % len(lang.position_symbols)] for t in range(n)]
+  counts = np.zeros(TASKS[name])
+  for ids in itertools.product(*sets):
+    counts[brute(name, lang.decode(ids))] += 1
+  np.testing.assert_allclose(lang.class_distribution(n), counts / counts.sum(), rtol=1e-12)
+  h = -(counts / counts.sum() * np.log2(np.maximum(counts / counts.sum(), 1e-300))).sum()
+  assert lang.chance_xent_bits("recognition", n) == pytest.approx(h)
+
+
+def test_validation_refuses_prediction_and_even_modular_lengths():
+  cfg = parity_config.get_config("smoke")
+  cfg.data.language = "cycle_navigation"
+  config_lib.validate(cfg)
+  cfg.data.task = "prediction"
+  with pytest.raises(ValueError, match="data.task"):
+    config_lib.validate(cfg)
+  cfg = parity_config.get_config("smoke")
+  cfg.data.update(language="modular_arithmetic", train_lengths="1-9:2", eval_lengths="2")
+  with pytest.raises(ValueError, match="odd length"):
+    config_lib.validate(cfg)
