@@ -8,6 +8,7 @@ and exit status 2).
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from typing import Any, Iterable
 
@@ -17,6 +18,17 @@ from limits import languages
 from limits.models import attention, positional, transformer
 
 SCHEDULES = ("constant", "cosine")
+MAX_INT = 2**31 - 1      # steps, seeds and sizes live in int32 on device
+MAX_LENGTH = 1_000_000   # longest string length a config may ask for
+MAX_MEMBERS = 100_000    # largest population a sweep may ask for
+
+
+def _show(v: Any) -> str:
+  """A value as one short line for an error message (ConfigDicts print on many lines)."""
+  if hasattr(v, "to_dict"):
+    v = v.to_dict()
+  r = " ".join(repr(v).split())
+  return r if len(r) <= 60 else r[:57] + "..."
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,21 +115,25 @@ def parse_lengths(value: Any, field: str) -> tuple[int, ...]:
   elif isinstance(value, (list, tuple)):
     items = list(value)
   else:
-    raise ValueError(f"{field}: expected lengths like '1-40' or '1,2,8-10', got {value!r}")
+    raise ValueError(f"{field}: expected lengths like '1-40' or '1,2,8-10', got {_show(value)}")
   out: list[int] = []
   for item in items:
     if isinstance(item, int) and not isinstance(item, bool):
+      if item > MAX_LENGTH:
+        raise ValueError(f"{field}: lengths must be <= {MAX_LENGTH}, got {item}")
       out.append(item)
       continue
     m = re.fullmatch(r"(-?\d+)(?:\s*-\s*(-?\d+)(?::(\d+))?)?", str(item).strip())
     if not m:
-      raise ValueError(f"{field}: cannot read {item!r}; write lengths like '1-40', "
+      raise ValueError(f"{field}: cannot read {_show(item)}; write lengths like '1-40', "
                        f"'1-200:5' or '1,2,8-10'")
     lo = int(m.group(1))
     hi = int(m.group(2)) if m.group(2) is not None else lo
     step = int(m.group(3)) if m.group(3) else 1
     if hi < lo or step < 1:
-      raise ValueError(f"{field}: empty range {item!r}")
+      raise ValueError(f"{field}: empty range {_show(item)}")
+    if hi > MAX_LENGTH:
+      raise ValueError(f"{field}: lengths must be <= {MAX_LENGTH}, got {hi}")
     out.extend(range(lo, hi + 1, step))
   if not out:
     raise ValueError(f"{field}: no lengths given")
@@ -137,6 +153,10 @@ def parse_numbers(value: Any, field: str, kind: type, lo: float) -> tuple:
     items = [value]
   out: list = []
   for item in items:
+    if kind is int and isinstance(item, str) and re.fullmatch(r"\d+-\d+", item.strip()):
+      a, b = map(int, item.split("-"))
+      if b - a >= MAX_MEMBERS:
+        raise ValueError(f"{field}: range {item!r} has more than {MAX_MEMBERS} values")
     try:
       if kind is int and isinstance(item, str) and re.fullmatch(r"\d+-\d+", item):
         a, b = map(int, item.split("-"))
@@ -148,10 +168,14 @@ def parse_numbers(value: Any, field: str, kind: type, lo: float) -> tuple:
       else:
         out.append(float(item))
     except (TypeError, ValueError):
-      raise ValueError(f"{field}: cannot read {item!r} as {'an integer' if kind is int else 'a number'}") from None
+      raise ValueError(f"{field}: cannot read {_show(item)} as {'an integer' if kind is int else 'a number'}") from None
   bad = [v for v in out if not v >= lo or (kind is float and v <= lo)]
   if bad:
     raise ValueError(f"{field}: values must be {'>=' if kind is int else '>'} {lo}, got {bad[0]}")
+  bad = [v for v in out if (kind is int and v > MAX_INT) or (kind is float and not math.isfinite(v))]
+  if bad:
+    raise ValueError(f"{field}: values must be {'<= ' + str(MAX_INT) if kind is int else 'finite'}"
+                     f", got {bad[0]}")
   return tuple(dict.fromkeys(out))
 
 
@@ -173,21 +197,22 @@ def _require(ok: bool, msg: str) -> None:
 
 
 def _int(d: dict[str, Any], key: str, field: str, lo: int) -> None:
-  v = d.get(key)
-  if v is None:
+  if key not in d:
     return
+  v = d[key]
   _require(isinstance(v, int) and not isinstance(v, bool),
-           f"{field}: expected an integer, got {v!r}")
-  _require(v >= lo, f"{field}: must be >= {lo}, got {v}")
+           f"{field}: expected an integer, got {_show(v)}")
+  _require(lo <= v <= MAX_INT, f"{field}: must be in [{lo}, {MAX_INT}], got {v}")
 
 
 def _float(d: dict[str, Any], key: str, field: str, lo: float, hi: float | None = None,
            open_lo: bool = False) -> None:
-  v = d.get(key)
-  if v is None:
+  if key not in d:
     return
+  v = d[key]
   _require(isinstance(v, (int, float)) and not isinstance(v, bool),
-           f"{field}: expected a number, got {v!r}")
+           f"{field}: expected a number, got {_show(v)}")
+  _require(math.isfinite(v), f"{field}: must be a finite number, got {v}")
   ok = v > lo if open_lo else v >= lo
   ok = ok and (hi is None or v < hi)
   rng = f"({lo}, {hi})" if hi is not None else (f"> {lo}" if open_lo else f">= {lo}")
@@ -196,17 +221,21 @@ def _float(d: dict[str, Any], key: str, field: str, lo: float, hi: float | None 
 
 
 def _choice(d: dict[str, Any], key: str, field: str, allowed: tuple[str, ...]) -> None:
-  v = d.get(key)
-  if v is not None and v not in allowed:
-    raise ValueError(f"{field}: unknown value {v!r}; allowed: {', '.join(allowed)}")
+  if key not in d:
+    return
+  v = d[key]
+  if not isinstance(v, str) or v not in allowed:
+    raise ValueError(f"{field}: unknown value {_show(v)}; allowed: {', '.join(allowed)}")
 
 
 def _head_masks(value: Any, heads: int) -> tuple[str, ...]:
   """`model.head_masks` from a tuple/list or a string like 'past,future'."""
+  _require(isinstance(value, (str, list, tuple)) or value is None,
+           f"model.head_masks: expected a list like 'all,past', got {_show(value)}")
   items = value.split(",") if isinstance(value, str) else list(value or ())
   items = tuple(str(v).strip() for v in items if str(v).strip())
   for v in items:
-    _require(v in attention.HEAD_MASKS, f"model.head_masks: unknown value {v!r}; "
+    _require(v in attention.HEAD_MASKS, f"model.head_masks: unknown value {_show(v)}; "
              f"allowed: {', '.join(attention.HEAD_MASKS)}")
   _require(len(items) <= heads, f"model.head_masks: {len(items)} entries for {heads} heads")
   return items
@@ -243,7 +272,7 @@ def validate(cfg: ml_collections.ConfigDict) -> Experiment:
   _float(m, "ln_eps", "model.ln_eps", 0.0)
   for k in ("causal", "saturate"):
     if k in m:
-      _require(isinstance(m[k], bool), f"model.{k}: expected true/false, got {m[k]!r}")
+      _require(isinstance(m[k], bool), f"model.{k}: expected true/false, got {_show(m[k])}")
   _choice(m, "kind", "model.kind", transformer.KINDS)
   _float(m, "temperature", "model.temperature", 0.0, open_lo=True)
   _int(m, "max_positions", "model.max_positions", 1)
@@ -265,12 +294,20 @@ def validate(cfg: ml_collections.ConfigDict) -> Experiment:
   for k in ("train_lengths", "eval_lengths"):
     if k in d:
       d[k] = parse_lengths(d[k], f"data.{k}")
+  _require(isinstance(d.get("language", DataConfig.language), str),
+           f"data.language: expected a language spec like 'parity' or 'dyck:k=2', got "
+           f"{_show(d.get('language'))}")
   data = DataConfig(**d)
-  lang = languages.make_language(data.language, data.p,
-                                 near_miss_fraction=data.near_miss_fraction, targets=data.targets)
+  try:
+    lang = languages.make_language(data.language, data.p,
+                                   near_miss_fraction=data.near_miss_fraction, targets=data.targets)
+  except (TypeError, KeyError, AttributeError, IndexError, OverflowError, OSError) as e:
+    # A spec the language's own checks did not anticipate: still one line naming the field.
+    raise ValueError(f"data.language: cannot build {_show(data.language)} "
+                     f"({type(e).__name__}: {' '.join(str(e).split())})") from None
   supported = getattr(lang, "supported_tasks", languages.TASKS)
   _require(data.task in supported, f"data.task: {data.language} supports only "
-           f"{', '.join(supported)}, got {data.task!r}")
+           f"{', '.join(supported)}, got {_show(data.task)}")
   for k in ("train_lengths", "eval_lengths"):
     for n in getattr(data, k):
       try:
@@ -302,7 +339,7 @@ def validate(cfg: ml_collections.ConfigDict) -> Experiment:
       sw.pop(k, None)
   if sw.get("train_lengths") not in ("", None, ()):
     v = sw["train_lengths"]
-    sets = v.split(";") if isinstance(v, str) else list(v)
+    sets = v.split(";") if isinstance(v, str) else list(v) if isinstance(v, (list, tuple)) else [v]
     sw["train_lengths"] = tuple(parse_lengths(x, "sweep.train_lengths") for x in sets)
     for lengths in sw["train_lengths"]:
       for n in lengths:
@@ -314,6 +351,9 @@ def validate(cfg: ml_collections.ConfigDict) -> Experiment:
     sw.pop("train_lengths", None)
   _choice(sw, "protocol", "sweep.protocol", PROTOCOLS)
   sweep = SweepConfig(**sw)
+  size = math.prod(max(len(v), 1) for v in (sweep.depths, sweep.heads, sweep.seeds,
+                                             sweep.learning_rates, sweep.train_lengths))
+  _require(size <= MAX_MEMBERS, f"sweep: the grid has {size} members; at most {MAX_MEMBERS}")
   if model.kind != "transformer" and (len(sweep.depths) > 1 or len(sweep.heads) > 1):
     raise ValueError("sweep.depths/sweep.heads: only transformer populations vary depth and "
                      "heads (masked max model); set model.kind=transformer or one value each")
