@@ -256,7 +256,10 @@ def samplers(argv: list[str]) -> None:
     print("summary: n=512 not benchmarked")
 
 
-BENCHMARKS: dict[str, Callable[[list[str]], None]] = {"samplers": samplers}
+from launch import bench_sweep  # noqa: E402  (defines the sweep benchmark's flags)
+
+BENCHMARKS: dict[str, Callable[[list[str]], None]] = {"samplers": samplers,
+                                                       "sweep": bench_sweep.sweep}
 
 
 def main(argv: list[str]) -> None:

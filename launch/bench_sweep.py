@@ -1,0 +1,174 @@
+r"""`python -m launch.benchmark sweep`: populations against sequential runs, side by side.
+
+For each shape (paper: 5 layers, width 64, 8 heads, FFN 256, batch 128, length 40;
+tiny: 2 layers, width 16, 4 heads, FFN 64, batch 4, length 20) it measures, in one run:
+  single      one member alone
+  pop16       a 16-member population of that shape (16 seeds), one vmapped program
+  seq16       the same 16 members trained one after another (16 programs)
+  grid16      a depth 1..4 x heads 1..4 masked population
+  gridseq16   its 16 members as standalone runs, one after another
+Steps are timed after compilation (2 warm-up steps), member-steps/s = members x steps / s.
+Useful FLOP rate counts each member's own depth and heads (forward + backward = 3 x the
+forward matmul FLOPs), against a float32 matrix-multiply rate measured in the same run.
+Then: time to first step of a Delétang-style run (train lengths uniform in 1..40), and
+evaluation of `--eval_lengths` (128 strings each) by the bucketed Evaluator against one
+exact-shape program per length (the peer's way, compilation included).
+The last line is `speedup: X`, the tiny-shape pop16 over seq16.
+"""
+
+from __future__ import annotations
+
+import time
+
+from absl import flags
+
+_SHAPES = flags.DEFINE_string("shapes", "tiny,paper", "Shapes to measure: tiny, paper.")
+_STEPS = flags.DEFINE_integer("steps", 10, "Timed steps per measurement.")
+_EVAL_LENGTHS = flags.DEFINE_string("eval_lengths", "41-100",
+                                    "Evaluation lengths (Delétang: 41-500).")
+
+SHAPES = {
+    "paper": dict(depth=5, heads=8, width=64, mlp_width=256, batch=128, length=40),
+    "tiny": dict(depth=2, heads=4, width=16, mlp_width=64, batch=4, length=20),
+}
+
+
+def _exp(shape: dict, **sweep):
+  from configs import parity
+  from limits import config as config_lib
+  cfg = parity.get_config("default")
+  cfg.model.update(depth=shape["depth"], heads=shape["heads"], width=shape["width"],
+                   mlp_width=shape["mlp_width"])
+  cfg.train.update(batch_size=shape["batch"], steps=10**6)
+  cfg.data.update(train_lengths=str(shape["length"]))
+  if "key_dim" in sweep:
+    cfg.model.key_dim = sweep.pop("key_dim")
+  cfg.sweep.update(sweep)
+  return config_lib.validate(cfg)
+
+
+def _time_steps(exp, steps: int) -> tuple[float, float]:
+  """(seconds for `steps` steps after warm-up, seconds to compile + first step)."""
+  import jax
+  from limits import train as train_lib
+  setup = train_lib.make_setup(exp)
+  t0 = time.perf_counter()
+  state = train_lib.init_state(setup)
+  keys = train_lib.member_keys(setup)[1]
+  fn = jax.jit(train_lib.make_train_step(setup), donate_argnums=0)
+  state, m = fn(state, keys)
+  jax.block_until_ready(m)
+  first = time.perf_counter() - t0
+  state, m = fn(state, keys)
+  jax.block_until_ready(m)
+  t0 = time.perf_counter()
+  for _ in range(steps):
+    state, m = fn(state, keys)
+  jax.block_until_ready((state, m))
+  return time.perf_counter() - t0, first
+
+
+def _forward_flops(depth, heads, key_dim, width, mlp, length, batch) -> float:
+  t = length + 1  # + EOS
+  per_layer = (2 * t * width * 3 * heads * key_dim + 4 * t * t * heads * key_dim
+               + 2 * t * heads * key_dim * width + 4 * t * width * mlp)
+  return batch * depth * per_layer
+
+
+def _matmul_rate() -> float:
+  import jax
+  import jax.numpy as jnp
+  a = jax.random.normal(jax.random.key(0), (1024, 1024), jnp.float32)
+  f = jax.jit(lambda x: x @ x)
+  jax.block_until_ready(f(a))
+  reps = 20
+  t0 = time.perf_counter()
+  for _ in range(reps):
+    out = f(a)
+  jax.block_until_ready(out)
+  return reps * 2 * 1024**3 / (time.perf_counter() - t0)
+
+
+def sweep(argv: list[str]) -> None:
+  from launch import common
+  from limits import results
+  steps = _STEPS.value
+  shapes = [s.strip() for s in _SHAPES.value.split(",") if s.strip()]
+  for s in shapes:
+    if s not in SHAPES:
+      common.fail(f"--shapes: unknown shape {s!r}; allowed: {', '.join(SHAPES)}")
+  ceiling = _matmul_rate()
+  print(f"float32 matmul ceiling (1024x1024, this run): {ceiling / 1e9:.1f} GFLOP/s", flush=True)
+  rows, speedup = [], None
+  for name in shapes:
+    sh = SHAPES[name]
+    k_single = sh["width"] // sh["heads"]
+
+    def flops(depth, heads, key_dim):
+      return 3 * _forward_flops(depth, heads, key_dim, sh["width"], sh["mlp_width"],
+                                sh["length"], sh["batch"])
+
+    def record(label, members, seconds, useful):
+      rate = members * steps / seconds
+      rows.append({"shape": name, "run": label, "members": members,
+                   "member_steps_per_s": rate, "useful_gflops": useful * steps / seconds / 1e9,
+                   "ceiling_fraction": useful * steps / seconds / ceiling})
+      print(f"  {name:5s} {label:10s} {rate:9.2f} member-steps/s", flush=True)
+      return rate
+
+    t, _ = _time_steps(_exp(sh), steps)
+    single = record("single", 1, t, flops(sh["depth"], sh["heads"], k_single))
+    t, _ = _time_steps(_exp(sh, seeds="0-15"), steps)
+    pop = record("pop16", 16, t, 16 * flops(sh["depth"], sh["heads"], k_single))
+    total = sum(_time_steps(_exp(sh, seeds=str(s)), steps)[0] for s in range(16))
+    seq = record("seq16", 16, total, 16 * flops(sh["depth"], sh["heads"], k_single))
+    k_grid = sh["width"] // 4
+    grid_useful = sum(flops(d, h, k_grid) for d in range(1, 5) for h in range(1, 5))
+    t, _ = _time_steps(_exp(sh, depths="1-4", heads="1-4"), steps)
+    grid = record("grid16", 16, t, grid_useful)
+    total = sum(_time_steps(_exp(sh, depths=str(d), heads=str(h), key_dim=k_grid), steps)[0]
+                for d in range(1, 5) for h in range(1, 5))
+    gridseq = record("gridseq16", 16, total, grid_useful)
+    masked = 16 * flops(4, 4, k_grid)
+    print(f"  {name}: pop16/seq16 {pop / seq:.2f}x, grid16/gridseq16 {grid / gridseq:.2f}x, "
+          f"grid16 useful FLOP fraction of the masked max model {grid_useful / masked:.2f}",
+          flush=True)
+    if name == "tiny":
+      speedup = pop / seq
+    print(f"  {name}: single {single:.2f} member-steps/s", flush=True)
+
+  # Time to first step with training lengths uniform in 1..40: padded to 40, one program.
+  import dataclasses
+  from limits import config as config_lib
+  shape_name = "paper" if "paper" in shapes else "tiny"
+  exp40 = _exp(SHAPES[shape_name])
+  exp40 = dataclasses.replace(exp40, data=dataclasses.replace(exp40.data,
+                                                              train_lengths=tuple(range(1, 41))))
+  _, first = _time_steps(exp40, 1)
+  print(f"time to first step, train lengths uniform in 1..40 ({shape_name} shape): "
+        f"{first:.1f} s (init + compile + 1 step), 1 program", flush=True)
+
+  # Evaluation: bucketed Evaluator against one exact-shape program per length.
+  import jax
+  from limits import evaluate, train as train_lib
+  lengths = config_lib.parse_lengths(_EVAL_LENGTHS.value, "--eval_lengths")
+  ev_exp = dataclasses.replace(exp40, eval=dataclasses.replace(exp40.eval, batch_size=128))
+  setup = train_lib.make_setup(ev_exp)
+  params = train_lib.init_state(setup).params
+  t0 = time.perf_counter()
+  ev = evaluate.Evaluator(setup)
+  ev(params, lengths)
+  ours = time.perf_counter() - t0
+  t0 = time.perf_counter()
+  for n in lengths:
+    fn = jax.jit(evaluate.make_eval_fn(setup, n))  # exact shape: a new program per length
+    jax.block_until_ready(fn(params, jax.random.key(0), jax.numpy.asarray([n], jax.numpy.int32)))
+  peer = time.perf_counter() - t0
+  print(f"evaluation of lengths {lengths[0]}..{lengths[-1]} ({len(lengths)} lengths x 128 "
+        f"strings): bucketed {ours:.1f} s in {ev.num_programs} programs; one program per "
+        f"length {peer:.1f} s in {len(lengths)} programs; ratio {peer / ours:.2f}x", flush=True)
+  print()
+  print(results.format_table(rows, ("shape", "run", "members", "member_steps_per_s",
+                                    "useful_gflops", "ceiling_fraction")))
+  if speedup is not None:
+    print(f"speedup: {speedup:.2f}")
