@@ -30,7 +30,7 @@ def parse_flags(argv: list[str]) -> list[str]:
   logging.set_verbosity(logging.WARNING)
   try:
     rest = flags.FLAGS(argv)
-    if "config" in flags.FLAGS:
+    if "config" in flags.FLAGS and flags.FLAGS["config"].value is not None:
       flags.FLAGS["config"].value.keys()  # config_flags defers load errors to first use
     return rest
   except flags.Error as e:
@@ -44,6 +44,14 @@ def parse_flags(argv: list[str]) -> list[str]:
     fail(str(e))
   except (KeyError, AttributeError, TypeError) as e:
     fail(f"{type(e).__name__}: {e}")
+
+
+def os_error_line(e: OSError) -> str:
+  """One line for a failed write or read: what failed, and the system's reason."""
+  if e.strerror:
+    return e.strerror + (f": {e.filename}" if e.filename is not None else "")
+  lines = [l.strip() for l in str(e).splitlines() if l.strip()]
+  return lines[-1] if lines else type(e).__name__
 
 
 def user_errors(fn: Callable[[], T]) -> T:
