@@ -7,8 +7,9 @@ r"""Architecture sweeps: every depth x heads x seed x lr member in one compiled 
   python -m launch.train --config=configs/sweep.py:hahn --workdir=workdir/hahn
 
 Variants (comma-separated variant options are not supported; pick one):
-  smoke     depth 1-2 x heads 1-2, 30 steps.
-  default   PARITY, depth 1-2 x heads 1-2 x 1 seed, trained on 1-40, evaluated to 200.
+  smoke     depth 1-2 x heads 1-2, width 16, 30 steps.
+  default   PARITY, depth 1-2 x heads 2,4 (width 32), trained on 1-40, evaluated to 200
+            (the README's default experiment).
   paper     depth 1-6 x heads 1-8 x 3 seeds x 2 lrs, 20k steps (accelerator scale).
   deletang  Delétang et al. (2023): train lengths uniform in 1..40, test every length
             41..500; score = mean accuracy over test lengths (best and mean over seeds).
@@ -30,11 +31,13 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   if variant not in VARIANTS:
     raise ValueError(f"configs/sweep.py: unknown variant {variant!r}; allowed: {', '.join(VARIANTS)}")
   c = parity.get_config("smoke" if variant == "smoke" else "default")
-  c.sweep.update(depths="1,2", heads="1,2", seeds="0", protocol="custom")
-  c.model.update(heads=2, width=64)
+  c.sweep.update(depths="1,2", heads="2,4", seeds="0", protocol="custom")
+  c.model.update(depth=2, heads=4, width=32, mlp_width=64)
   c.data.update(eval_lengths="1-40,50-200:10")
   c.train.update(steps=1500)
   if variant == "smoke":
+    c.sweep.update(heads="1,2")
+    c.model.update(depth=1, heads=2, width=16, mlp_width=32)
     c.data.update(eval_lengths="1-16")
   elif variant == "paper":
     c.sweep.update(depths="1-6", heads="1,2,4,8", seeds="0-2", learning_rates="1e-3,3e-4")
@@ -44,6 +47,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   elif variant == "deletang":
     c.sweep.update(depths="5", heads="8", seeds="0-4", learning_rates="1e-3,3e-4,1e-4",
                    protocol="deletang")
+    c.data.language = "parity_check"  # or even_pairs, cycle_navigation, modular_arithmetic
     c.model.update(width=64, mlp_width=256)
     c.data.update(train_lengths="1-40", eval_lengths="41-500")
     c.train.update(steps=10000, batch_size=128)
