@@ -1,0 +1,134 @@
+"""Probes: the chunked forward mirrors the model, Lemma 5's bound holds on random models,
+the slope is -1 without layer norm, Theorem 1's restriction search separates a UHAT 1*
+construction from an LSTM that computes PARITY, and launch.analyze's errors."""
+
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+import pytest
+
+from limits import config as config_lib
+from limits import construct, languages, models
+from limits import train as train_lib
+from limits.models import constructions
+from limits.probes import forward, restriction, sensitivity
+
+
+def _setup(language="parity", **model):
+  raw = ml_collections.ConfigDict()
+  raw.model = {**dict(depth=1, heads=2, width=16, mlp_width=32), **model}
+  raw.data = dict(language=language, train_lengths="1-8", eval_lengths="1-8")
+  setup = train_lib.make_setup(config_lib.validate(raw))
+  return setup, train_lib.init_state(setup).params
+
+
+@pytest.mark.parametrize("model", [
+    dict(depth=2, layer_norm="pre", positional="rotary"),
+    dict(depth=2, layer_norm="post", attention="scaled", head_masks=("past", "future")),
+    dict(depth=2, attention="hard_unique", positional="cc", layer_norm="final", ln_eps=0.0)])
+def test_chunked_forward_equals_model(model):
+  cfg = models.ModelConfig(**{**dict(heads=2, width=16, mlp_width=32), **model})
+  lang = languages.make_language("parity")
+  module = train_lib.make_model(cfg, lang, "recognition")
+  sym = jax.random.randint(jax.random.key(1), (3, 12), 0, 2)
+  tok = jnp.concatenate([sym, jnp.full((3, 1), lang.eos)], 1)
+  params = module.init(jax.random.key(0), tok, jnp.full((3,), 12))
+  want = module.apply(params, tok, None,
+                      method=lambda m, t, r: m.encode(t, jnp.ones((3, 13, 13), bool)))[:, -1]
+  got, stats = forward.batched(cfg, params, tok, chunk=5)  # 13 queries in chunks of 5
+  np.testing.assert_allclose(got, want, atol=2e-5, rtol=1e-5)
+  assert stats["max_weight"].shape == (3, 2, 2)
+
+
+@pytest.mark.parametrize("model", [dict(depth=1, heads=1), dict(depth=2, heads=2),
+                                   dict(depth=3, heads=1, width=8, mlp_width=8),
+                                   dict(depth=2, heads=2, layer_norm="post")])
+def test_lemma5_bound_holds_on_random_models(model):
+  setup, params = _setup(**model)
+  res = sensitivity.run(setup, params, sensitivity.Config(
+      min_length=8, max_length=64, points=2, strings=3, positions=4))
+  m = res["members"][0]
+  assert m["bound_applies"] and m["bound_holds"] and m["weight_bound_holds"]
+  for r in m["per_n"]:
+    assert 0 < r["max_change"] <= r["bound_recursive"] <= r["bound"]
+    assert r["max_weight"] <= r["weight_bound"]
+
+
+def test_lemma5_slope_is_minus_one_without_layer_norm():
+  setup, params = _setup(depth=1, heads=2)
+  res = sensitivity.run(setup, params, sensitivity.Config(
+      min_length=16, max_length=4096, points=5, strings=4, positions=8))
+  m = res["members"][0]
+  assert -1.15 < m["slope"] < -0.85, m["slope"]
+  lo, hi = m["slope_ci"]
+  assert lo < m["slope"] < hi and hi - lo < 0.5
+
+
+def test_bound_not_claimed_for_hard_attention_or_eps_zero():
+  assert not sensitivity.bound_applies(models.ModelConfig(attention="hard_unique"), "recognition")[0]
+  assert not sensitivity.bound_applies(models.ModelConfig(layer_norm="final", ln_eps=0.0),
+                                       "recognition")[0]
+  assert sensitivity.bound_applies(models.ModelConfig(), "recognition")[0]
+
+
+def _lstm_on_parity(length: int):
+  lang = languages.make_language("parity")
+  raw = ml_collections.ConfigDict()
+  raw.model = dict(kind="lstm", depth=1, width=16)
+  raw.data = dict(language="parity", train_lengths=f"1-{length}", eval_lengths=f"{length}")
+  setup = train_lib.make_setup(config_lib.validate(raw))
+  params = jax.tree.map(lambda x: x[0], train_lib.init_state(setup).params)
+  opt = optax.adam(1e-2)
+  lengths = jnp.arange(1, length + 1, dtype=jnp.int32)
+
+  def loss_fn(p, key):
+    k_len, k_data = jax.random.split(key)
+    batch = lang.recognition(k_data, jax.random.choice(k_len, lengths, (64,)), length)
+    return jnp.mean(train_lib.losses(setup.model, p, batch)[0])
+
+  @jax.jit
+  def steps(p, s, key):
+    def body(carry, k):
+      p, s = carry
+      u, s = opt.update(jax.grad(loss_fn)(p, k), s, p)
+      return (optax.apply_updates(p, u), s), None
+    return jax.lax.scan(body, (p, s), jax.random.split(key, 100))[0]
+
+  test = lang.recognition(jax.random.key(99), jnp.full((500,), length, jnp.int32), length)
+  state = opt.init(params)
+  for i in range(30):
+    params, state = steps(params, state, jax.random.key(i + 1))
+    if float(jnp.mean(train_lib.losses(setup.model, params, test)[1])) == 1.0:
+      break
+  return setup, jax.tree.map(lambda x: x[None], params)
+
+
+def test_restriction_few_for_hard_one_many_for_lstm_parity():
+  cfg = restriction.Config(min_length=16, max_length=16, points=1, completions=16,
+                           greedy_rounds=4, random_restrictions=2)
+  c = constructions.build("hard_one")
+  exp = construct.experiment(c)
+  one = restriction.run(train_lib.make_setup(exp), construct.state(c, exp).params, cfg)
+  r = one["members"][0]["per_n"][0]
+  assert r["free"] == 8 and r["influential"] <= 2
+  setup, params = _lstm_on_parity(16)
+  lstm = restriction.run(setup, params, cfg)["members"][0]["per_n"][0]
+  assert lstm["influential"] >= 6, lstm
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--probe=nope"], "unknown probe"),
+    (["--probe=restriction", "--probe.bogus=1"], "probe.bogus"),
+    (["--probe=sensitivity", "--probe.points=x"], "probe.points"),
+    (["--probe=restriction", "--probe.fraction=1.5"], "probe.fraction")])
+def test_analyze_bad_input_is_one_line_exit_2(repo, tmp_path, args, needle):
+  p = subprocess.run([sys.executable, "-m", "launch.analyze", f"--workdir={tmp_path}", *args],
+                     cwd=repo, capture_output=True, text=True)
+  assert p.returncode == 2, p.stderr
+  lines = p.stderr.strip().splitlines()
+  assert len(lines) == 1 and needle in lines[0], p.stderr
