@@ -30,6 +30,22 @@ _ATTENTION = flags.DEFINE_string("attention", None,
 _BUCKET = 64  # strings are padded to multiples of this: one compiled program per bucket
 
 
+def _decode_lines(data: bytes) -> tuple[list[str], str | None]:
+  """(lines, error): stdin's UTF-8 lines up to the first undecodable one, and its error.
+
+  Read as bytes, so random bytes or another encoding are one error naming the line,
+  after every valid line before it, rather than a traceback.
+  """
+  out = []
+  for i, raw in enumerate(data.splitlines(), start=1):
+    try:
+      out.append(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+      return out, (f"line {i}: not valid UTF-8 (byte 0x{raw[e.start]:02x} at column "
+                   f"{e.start + 1}); write strings in the language's own symbols")
+  return out, None
+
+
 def _valid_prefix(lines, lang, check):
   """(strings, error): the lines up to the first bad one, and that line's error."""
   out = []
@@ -70,10 +86,11 @@ def main(argv: list[str]) -> None:
   fmt = _FORMAT.value or ("tsv" if task == "recognition" else "jsonl")
   apply = jax.jit(lambda p, t, r: population.apply(setup.model, p, t, r, depth, heads))
 
-  lines = [l.rstrip("\r\n") for l in sys.stdin]
+  lines, decode_error = _decode_lines(sys.stdin.buffer.read())
   check = lambda n: (positional.check_length(exp.model.positional, exp.model.max_positions, n + 1)
                      if exp.model.kind == "transformer" else None)
   strings, error = _valid_prefix(lines, lang, check)
+  error = error or decode_error
   by_bucket: dict[int, list[int]] = {}
   for i, s in enumerate(strings):
     by_bucket.setdefault(-(-max(len(s), 1) // _BUCKET) * _BUCKET, []).append(i)

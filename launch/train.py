@@ -4,7 +4,14 @@ r"""Train one experiment, evaluate it over lengths, write results and plots.
   python -m launch.train --config=configs/parity.py:smoke --workdir=/tmp/p
   python -m launch.train --config.model.heads=2 --config.train.steps=500
 
-Rerunning the same command resumes from the workdir's latest checkpoint.
+Rerunning the same command resumes from the workdir's latest checkpoint (a damaged one is
+reported in one line and the previous one used).
+
+Exit status: 0 done; 2 bad input or an unusable workdir (unwritable, too little space,
+every checkpoint damaged), found before training; 3 done, but some members diverged
+(NaN/Inf; they are marked in results.csv); 74 a write failed during the run (e.g. disk
+full; nothing partial is left); 143 preempted by SIGTERM after saving a checkpoint
+(rerun to resume). Every failure is one line `error: ...` on stderr.
 """
 
 from __future__ import annotations
@@ -18,11 +25,18 @@ from ml_collections import config_flags
 from launch import common
 
 DEFAULT_CONFIG = "configs/parity.py"
+DIVERGED, WRITE_FAILED, PREEMPTED = 3, 74, 143  # exit statuses (74: EX_IOERR; 143: 128 + SIGTERM)
 _CONFIG = config_flags.DEFINE_config_file(
     "config", os.path.join(common.REPO, DEFAULT_CONFIG),
     "Config file, optionally with a variant: configs/parity.py:smoke.")
 _WORKDIR = flags.DEFINE_string(
     "workdir", None, "Output directory (default: workdir/<config>[_<variant>]).")
+_DISTRIBUTED = flags.DEFINE_bool(
+    "distributed", False, "Call jax.distributed.initialize() first (multi-host runs); on TPU "
+    "pods and SLURM the coordinator is auto-detected, elsewhere give the three flags below.")
+_COORDINATOR = flags.DEFINE_string("coordinator_address", None, "host:port of process 0.")
+_NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Number of processes (hosts).")
+_PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index, 0-based.")
 
 
 def default_workdir(config_arg: str) -> str:
@@ -38,13 +52,27 @@ def main(argv: list[str]) -> None:
   from limits import experiment, results
 
   exp = common.user_errors(lambda: config_lib.validate(_CONFIG.value))
+  if _DISTRIBUTED.value or _COORDINATOR.value:
+    from limits import parallel
+    parallel.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
   config_arg = flags.FLAGS["config"].serialize().partition("=")[2] or DEFAULT_CONFIG
   workdir = _WORKDIR.value or default_workdir(config_arg)
   print(f"workdir: {os.path.abspath(workdir)}", flush=True)
   from limits import checkpoint
   common.user_errors(lambda: checkpoint.check_or_write_config(workdir, exp.to_dict(), write=False))
+  common.user_errors(lambda: checkpoint.check_writable(workdir))  # before anything compiles
 
-  rows = experiment.run(exp, workdir, log=lambda s: print(s, flush=True))
+  try:
+    rows = experiment.run(exp, workdir, log=lambda s: print(s, flush=True))
+  except checkpoint.WorkdirError as e:
+    common.fail(str(e))
+  except experiment.Preempted as e:
+    common.fail(str(e), status=PREEMPTED)
+  except OSError as e:
+    common.fail(common.os_error_line(e), status=WRITE_FAILED)
+  import jax
+  if jax.process_index() != 0:  # process 0 prints the report (and wrote every file)
+    sys.exit(DIVERGED if any(r["diverged"] for r in rows) else 0)
   members = exp.members
   print()
   print(f"{exp.data.language} {exp.data.task}, {exp.model.kind} ({exp.model.attention} attention, "
@@ -55,6 +83,10 @@ def main(argv: list[str]) -> None:
     if len(rows) > 25:
       print(f"(a selection of the {len(rows)} lengths; all are in results.csv)")
   else:
+    table, columns = results.per_length_table(rows)
+    print("accuracy per length (mean over seeds and learning rates):")
+    print(results.format_table(table, ["length"] + columns, max_rows=25))
+    print()
     table = results.summary(rows)
     print(results.format_table(table, ("train_length", "depth", "heads", "members",
                                        "mean_ood_accuracy", "best_ood_accuracy", "diverged")))
@@ -66,7 +98,7 @@ def main(argv: list[str]) -> None:
   if diverged:
     print(f"{len(diverged)} of {len(members)} members diverged (NaN/Inf): {diverged}; "
           f"their rows are marked diverged=1")
-    sys.exit(3)
+    sys.exit(DIVERGED)
 
 
 if __name__ == "__main__":

@@ -3,18 +3,116 @@
 `workdir/config.json` records the experiment; a workdir holding another config's run
 refuses to resume (ValueError naming the first differing fields), so nothing saved is
 overwritten by a different experiment.
+
+Faults (tests/test_reliability.py): orbax writes a step into a temporary directory and
+renames it when complete, so a kill mid-save never leaves a loadable half checkpoint.
+After the rename, `save` writes `checkpoints/<step>/state.sha256`, a digest of the saved
+state; `restore_latest` recomputes it, and a step that fails to restore or does not match
+(truncated, corrupted, or silently wrong files) is reported in one line and skipped for
+the previous step. A step without a digest (killed between the rename and the digest)
+is trusted: orbax's rename already made it complete. A failed write raises `WriteError`
+(an OSError) after removing what it had written.
 """
 
 from __future__ import annotations
 
+import errno
+import glob
+import hashlib
 import json
 import os
-from typing import Any
+import shutil
+import sys
+from typing import Any, Callable
 
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 
+from limits import parallel
+
 CONFIG_FILE = "config.json"
+DIGEST_FILE = "state.sha256"
+DAMAGED_DIR = "damaged_checkpoints"
+
+
+class WorkdirError(ValueError):
+  """The workdir cannot hold this run (unwritable, too little space, every checkpoint
+  damaged); found before training, so `launch/` reports it like a bad flag (exit 2)."""
+
+
+class WriteError(OSError):
+  """A write into the workdir failed during the run (e.g. disk full); nothing partial
+  is left behind."""
+
+
+def _one_line(e: BaseException) -> str:
+  """The first line of an error (tensorstore appends a many-line spec), kept short."""
+  lines = [l.strip() for l in str(e).splitlines() if l.strip()]
+  text = lines[0].split(" See full TensorStore details")[0] if lines else type(e).__name__
+  return text if len(text) <= 160 else text[:157] + "..."
+
+
+def atomic_write_text(path: str, text: str) -> None:
+  """Writes `text` to `path` via a temporary file and a rename: a reader (or a run that
+  was killed, or a full disk) never leaves a half-written `path` or a stray temporary."""
+  tmp = path + ".tmp"
+  try:
+    with open(tmp, "w") as f:
+      f.write(text)
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise
+
+
+def check_writable(workdir: str) -> None:
+  """WorkdirError unless `workdir` (created if missing) accepts a file."""
+  probe = os.path.join(workdir, f".write_probe_{os.getpid()}")
+  try:
+    os.makedirs(workdir, exist_ok=True)
+    with open(probe, "w") as f:
+      f.write("probe")
+      f.flush()
+      os.fsync(f.fileno())
+  except OSError as e:
+    raise WorkdirError(f"--workdir: cannot write to {workdir} ({e.strerror or _one_line(e)})") from None
+  finally:
+    if os.path.exists(probe):
+      os.remove(probe)
+
+
+def state_bytes(state: Any) -> int:
+  return sum(int(np.prod(x.shape)) * x.dtype.itemsize for x in jax.tree.leaves(state))
+
+
+def check_space(workdir: str, state: Any, keep: int) -> None:
+  """WorkdirError if the disk cannot hold `keep` + 1 checkpoints of `state`.
+
+  (Orbax writes the new step before deleting the oldest.) A rough lower bound: a disk
+  that fills up later still fails cleanly on the write, with `WriteError`.
+  """
+  need = state_bytes(state) * (keep + 1) + (1 << 20)
+  free = shutil.disk_usage(workdir).free
+  if free < need:
+    raise WorkdirError(f"--workdir: {workdir} has {free / 1e6:.1f} MB free; "
+                       f"{keep + 1} checkpoints of this model need about {need / 1e6:.1f} MB "
+                       f"(train.keep_checkpoints={keep})")
+
+
+def state_digest(state: Any) -> str | None:
+  """sha256 over every leaf's path, dtype, shape and bytes; None on several processes
+  (leaves are not fully addressable there, and the digest is skipped)."""
+  if jax.process_count() > 1:
+    return None
+  h = hashlib.sha256()
+  leaves, _ = jax.tree_util.tree_flatten_with_path(state)
+  for path, leaf in leaves:
+    a = np.ascontiguousarray(parallel.fetch(leaf))
+    h.update(f"{jax.tree_util.keystr(path)}|{a.dtype}|{a.shape}|".encode())
+    h.update(a.tobytes())
+  return h.hexdigest()
 
 
 def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
@@ -48,34 +146,108 @@ def check_or_write_config(workdir: str, config: dict[str, Any], write: bool = Tr
     return True
   if write:
     os.makedirs(workdir, exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-      json.dump(fresh, f, indent=2, sort_keys=True)
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(fresh, indent=2, sort_keys=True))
   return False
 
 
-def manager(workdir: str, keep: int) -> ocp.CheckpointManager:
+def manager(workdir: str, keep: int, read_only: bool = False) -> ocp.CheckpointManager:
   """CheckpointManager over `workdir/checkpoints` keeping the last `keep` steps.
 
   Callers decide when to save (every `train.checkpoint_every` steps and at the end).
+  Saves are synchronous, so a failed write surfaces at the save that failed and a
+  preempted run has its checkpoint on disk when `save` returns. The writer removes
+  temporary directories left by a run killed mid-save; `read_only` managers (predict,
+  evaluate: callers never save with them) remove nothing, so they can read a workdir
+  being trained.
   """
-  options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True)
-  return ocp.CheckpointManager(os.path.abspath(os.path.join(workdir, "checkpoints")),
-                               options=options)
+  directory = os.path.abspath(os.path.join(workdir, "checkpoints"))
+  if read_only:  # (not orbax's read_only option, which logs warnings on every use)
+    options = ocp.CheckpointManagerOptions(create=False)
+  else:
+    options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True,
+                                           cleanup_tmp_directories=True,
+                                           enable_async_checkpointing=False)
+  return ocp.CheckpointManager(directory, options=options)
+
+
+def _step_dir(mngr: ocp.CheckpointManager, step: int) -> str:
+  return os.path.join(str(mngr.directory), str(step))
 
 
 def save(mngr: ocp.CheckpointManager, step: int, state: Any, force: bool = False) -> bool:
-  return mngr.save(step, args=ocp.args.StandardSave(state), force=force)
+  """Saves `state` at `step` with its digest; WriteError (nothing partial left) on failure."""
+  digest = state_digest(state)
+  try:
+    saved = mngr.save(step, args=ocp.args.StandardSave(state), force=force)
+    mngr.wait_until_finished()
+    if saved and digest is not None and jax.process_index() == 0:
+      atomic_write_text(os.path.join(_step_dir(mngr, step), DIGEST_FILE),
+                        json.dumps({"step": step, "sha256": digest}))
+  except Exception as e:
+    for tmp in glob.glob(os.path.join(str(mngr.directory), f"{step}.orbax-checkpoint-tmp*")):
+      shutil.rmtree(tmp, ignore_errors=True)
+    code = getattr(e, "errno", None) or (errno.ENOSPC if "No space left" in str(e) else errno.EIO)
+    raise WriteError(code, f"writing checkpoint step {step} to {mngr.directory} failed "
+                           f"({_one_line(e)})") from e
+  return saved
 
 
-def restore_latest(mngr: ocp.CheckpointManager, like: Any) -> Any | None:
-  """The latest saved state with the structure of `like`, or None if there is none."""
-  step = mngr.latest_step()
-  if step is None:
+def _verify(mngr: ocp.CheckpointManager, step: int, state: Any) -> str | None:
+  """Why the restored `state` of `step` does not match its digest, or None if it does."""
+  path = os.path.join(_step_dir(mngr, step), DIGEST_FILE)
+  if not os.path.exists(path):
     return None
+  try:
+    with open(path) as f:
+      expected = json.load(f)["sha256"]
+  except (OSError, ValueError, KeyError, TypeError) as e:
+    return f"unreadable {DIGEST_FILE}: {_one_line(e)}"
+  actual = state_digest(state)
+  if actual is not None and actual != expected:
+    return f"sha256 of the restored state {actual[:12]} != saved {str(expected)[:12]}"
+  return None
+
+
+def _stderr(line: str) -> None:
+  print(line, file=sys.stderr, flush=True)
+
+
+def restore_latest(mngr: ocp.CheckpointManager, like: Any, warn: Callable[[str], None] = _stderr,
+                   quarantine: str | None = None) -> Any | None:
+  """The latest intact state with the structure of `like`, or None if there is none.
+
+  A step that fails to restore or to match its digest is reported in one line through
+  `warn` and the previous step is tried. With `quarantine` (the training run) a damaged
+  step is moved into that directory, never deleted, so training can write the step anew;
+  without it (readers) nothing is moved. WorkdirError if every step is damaged.
+  """
+  steps = sorted(mngr.all_steps(), reverse=True)
   abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, like)
-  return mngr.restore(step, args=ocp.args.StandardRestore(abstract))
+  for i, step in enumerate(steps):
+    try:
+      state = mngr.restore(step, args=ocp.args.StandardRestore(abstract))
+      problem = _verify(mngr, step, state)
+    except Exception as e:  # orbax/tensorstore raise many types for damaged files
+      problem = _one_line(e)
+    if problem is None:
+      return state
+    older = f"using step {steps[i + 1]}" if i + 1 < len(steps) else "no older checkpoint"
+    moved = ""
+    if quarantine is not None:
+      dest = os.path.join(quarantine, str(step))
+      n = 1
+      while os.path.exists(dest):
+        dest, n = os.path.join(quarantine, f"{step}.{n}"), n + 1
+      os.makedirs(quarantine, exist_ok=True)
+      shutil.move(_step_dir(mngr, step), dest)
+      mngr.reload()
+      moved = f"; moved to {dest}"
+    warn(f"warning: checkpoint step {step} in {mngr.directory} is damaged ({problem}); "
+         f"{older}{moved}")
+  if steps:
+    raise WorkdirError(f"every checkpoint in {mngr.directory} is damaged (steps "
+                       f"{', '.join(map(str, steps))}); move them away to start over")
+  return None
 
 
 def read_config(workdir: str) -> dict[str, Any]:
@@ -108,7 +280,9 @@ def load_workdir(workdir: str, overrides: dict[str, dict[str, Any]] | None = Non
   exp = config_lib.validate(ml_collections.ConfigDict(raw))
   setup = train_lib.make_setup(exp)
   like = train_lib.init_state(setup, jax.random.key(0))
-  mngr = manager(workdir, exp.train.keep_checkpoints)
+  if not os.path.isdir(os.path.join(workdir, "checkpoints")):
+    raise ValueError(f"--workdir: {workdir} has a config but no checkpoint yet")
+  mngr = manager(workdir, exp.train.keep_checkpoints, read_only=True)
   try:
     state = restore_latest(mngr, like)
   finally:

@@ -3,16 +3,26 @@
 `run(exp, workdir)` is what `python -m launch.train` calls, and what a notebook calls.
 Workdir layout: config.json, metrics.jsonl, tensorboard/, checkpoints/, results.csv,
 plots/*.png. Only process 0 writes files other than checkpoints.
+
+Faults: SIGTERM (preemption) during training saves a checkpoint after the current step
+and raises `Preempted`; a damaged latest checkpoint is reported and the previous one used
+(moved aside into `damaged_checkpoints/`); before anything is written the workdir must
+accept a file and have room for the checkpoints (`checkpoint.WorkdirError`); a failing
+write raises `checkpoint.WriteError` (an OSError).
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
-from typing import Any, Callable
+import signal
+import threading
+from typing import Any, Callable, Iterator
 
 import jax
 
-from limits import checkpoint, evaluate, plots, results
+from limits import checkpoint, evaluate, parallel, plots, results
 from limits import config as config_lib
 from limits import train as train_lib
 
@@ -26,12 +36,18 @@ def run(exp: config_lib.Experiment, workdir: str, log: Callable[[str], None] = p
   Raises ValueError if `workdir` holds a different config's run.
   """
   is_main = jax.process_index() == 0
-  checkpoint.check_or_write_config(workdir, exp.to_dict(), write=is_main)
+  checkpoint.check_or_write_config(workdir, exp.to_dict(), write=False)  # refuse before writing
+  if is_main:
+    checkpoint.check_writable(workdir)
   setup = train_lib.make_setup(exp)
   state = train_lib.init_state(setup)
+  if is_main:
+    checkpoint.check_space(workdir, state, exp.train.keep_checkpoints)
+  checkpoint.check_or_write_config(workdir, exp.to_dict(), write=is_main)
   mngr = checkpoint.manager(workdir, exp.train.keep_checkpoints)
   try:
-    restored = checkpoint.restore_latest(mngr, state)
+    restored = checkpoint.restore_latest(mngr, state,
+                                         quarantine=os.path.join(workdir, checkpoint.DAMAGED_DIR))
     if restored is not None:
       state = restored
       log(f"resumed from {workdir}/checkpoints at step {int(state.step)}")
@@ -46,31 +62,39 @@ def run(exp: config_lib.Experiment, workdir: str, log: Callable[[str], None] = p
       if tb is not None:
         for k, values in m.items():
           for i, v in enumerate(values):
+            if not math.isfinite(v):
+              continue  # a diverged member: marked in metrics.jsonl; tensorboardX would warn
             tb.add_scalar(f"train/{k}" if len(values) == 1 else f"member_{i}/{k}", v, step)
       log(progress.line(step, m))
 
     def on_step(step: int, st: train_lib.TrainState) -> None:
       if step % exp.train.checkpoint_every == 0:
         checkpoint.save(mngr, step, st)
+      if sigterm.is_set():
+        if mngr.latest_step() != step:
+          checkpoint.save(mngr, step, st, force=True)
+        raise Preempted(step, workdir)
       if stop_after is not None and step >= stop_after:
         raise _Stop()
 
-    try:
-      state = train_lib.train_loop(setup, state, on_metrics=on_metrics, on_step=on_step)
-    except _Stop:
-      return []
-    finally:
-      if tb is not None:
-        tb.close()
-    if mngr.latest_step() != int(state.step):
-      checkpoint.save(mngr, int(state.step), state, force=True)
-    mngr.wait_until_finished()
+    with _catch_sigterm() as sigterm:
+      try:
+        state = train_lib.train_loop(setup, state, on_metrics=on_metrics, on_step=on_step)
+      except _Stop:
+        return []
+      finally:
+        if tb is not None:
+          tb.close()
+      if mngr.latest_step() != int(state.step):
+        checkpoint.save(mngr, int(state.step), state, force=True)
+    # From here SIGTERM kills at once: the final checkpoint is on disk and results.csv is
+    # written atomically, so a rerun only re-evaluates.
   finally:
     mngr.close()
 
   per_member = evaluate.Evaluator(setup)(state.params)
   rows = results.result_rows(exp, int(state.step), setup.members, per_member,
-                             [int(x) for x in jax.device_get(state.diverged_step_M)])
+                             [int(x) for x in parallel.fetch(state.diverged_step_M)])
   if is_main:
     results.write_csv(os.path.join(workdir, "results.csv"), rows)
     title = f"{exp.data.language} {exp.data.task}"
@@ -84,6 +108,64 @@ class _Stop(Exception):
   pass
 
 
-def _tensorboard(workdir: str):
+class Preempted(Exception):
+  """Training stopped by SIGTERM after saving a checkpoint at `step`; rerun to resume."""
+
+  def __init__(self, step: int, workdir: str):
+    super().__init__(f"preempted (SIGTERM) at step {step}: checkpoint saved in "
+                     f"{workdir}/checkpoints; rerun the same command to resume")
+    self.step = step
+
+
+@contextlib.contextmanager
+def _catch_sigterm() -> Iterator[threading.Event]:
+  """An event set by SIGTERM while the block runs (the training loop checks it after
+  every step). Outside the main thread (where handlers cannot be installed) it never
+  fires and SIGTERM keeps its previous meaning."""
+  event = threading.Event()
+  if threading.current_thread() is not threading.main_thread():
+    yield event
+    return
+  previous = signal.signal(signal.SIGTERM, lambda signum, frame: event.set())
+  try:
+    yield event
+  finally:
+    signal.signal(signal.SIGTERM, previous)
+
+
+def _tensorboard(workdir: str) -> "_Board":
   from tensorboardX import SummaryWriter  # imported lazily: only process 0 writes
-  return SummaryWriter(os.path.join(workdir, "tensorboard"))
+  return _Board(SummaryWriter(os.path.join(workdir, "tensorboard")))
+
+
+class _Board:
+  """A SummaryWriter whose write failures (a full disk) stop it quietly instead of hiding
+  the run's own error under tracebacks: its events only copy metrics.jsonl."""
+
+  def __init__(self, writer):
+    self.writer = writer
+
+  def add_scalar(self, *args) -> None:
+    if self.writer is not None:
+      try:
+        self.writer.add_scalar(*args)
+      except OSError:
+        self._drop()
+
+  def close(self) -> None:
+    if self.writer is not None:
+      try:
+        self.writer.close()
+        self.writer = None
+      except OSError:
+        self._drop()
+
+  def _drop(self) -> None:
+    ew = getattr(getattr(self.writer, "file_writer", None), "event_writer", None)
+    self.writer = None
+    if ew is not None and not getattr(ew, "_closed", True):
+      ew._closed = True  # else tensorboardX retries the failing flush at exit
+      try:
+        ew._worker.stop()
+      except Exception:  # noqa: BLE001  best effort: the worker may be gone already
+        pass

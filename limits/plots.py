@@ -12,6 +12,18 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
+def _save(fig, path: str) -> None:
+  """PNG via a temporary file and a rename: a full disk leaves no half-written picture."""
+  tmp = path + ".tmp"
+  try:
+    fig.savefig(tmp, dpi=120, format="png")
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise
+
+
 def _groups(rows: Sequence[dict[str, Any]]) -> dict[tuple, dict[int, list[dict[str, Any]]]]:
   """(train_length, depth, heads) -> length -> rows of the non-diverged members."""
   out: dict[tuple, dict[int, list]] = {}
@@ -58,7 +70,7 @@ def length_curves(rows: Sequence[dict[str, Any]], outdir: str, title: str) -> li
     ax.legend(loc="best", fontsize=7, ncol=2 if len(groups) > 6 else 1)
     fig.tight_layout()
     paths.append(os.path.join(outdir, name))
-    fig.savefig(paths[-1], dpi=120)
+    _save(fig, paths[-1])
     plt.close(fig)
   if len({(d, h) for _, d, h in groups}) > 1:
     paths += heatmaps(rows, outdir, title)
@@ -89,6 +101,6 @@ def heatmaps(rows: Sequence[dict[str, Any]], outdir: str, title: str) -> list[st
     fig.colorbar(im, ax=ax, fraction=0.05)
     fig.tight_layout()
     paths.append(os.path.join(outdir, f"heatmap_{train}.png"))
-    fig.savefig(paths[-1], dpi=120)
+    _save(fig, paths[-1])
     plt.close(fig)
   return paths

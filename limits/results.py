@@ -71,6 +71,28 @@ def summary(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
   return out
 
 
+def per_length_table(rows: Sequence[dict[str, Any]], metric: str = "accuracy") -> tuple[list[dict[str, Any]], list[str]]:
+  """(table, columns): one row per length, one column per training length x depth x heads
+  holding `metric` averaged over seeds and learning rates (diverged members left out)."""
+  groups: dict[str, dict[int, list[float]]] = {}
+  trains = {r["train_length"] for r in rows}
+  for r in rows:
+    if r.get("diverged"):
+      continue
+    name = f"L{r['depth']}H{r['heads']}" + (f"@{r['train_length']}" if len(trains) > 1 else "")
+    groups.setdefault(name, {}).setdefault(r["length"], []).append(r[metric])
+  lengths = sorted({r["length"] for r in rows})
+  columns = sorted(groups)
+  table = []
+  for n in lengths:
+    row: dict[str, Any] = {"length": n}
+    for c in columns:
+      vals = groups[c].get(n, [])
+      row[c] = sum(vals) / len(vals) if vals else float("nan")
+    table.append(row)
+  return table, columns
+
+
 def write_csv(path: str, rows: Sequence[dict[str, Any]]) -> None:
   """Writes rows atomically (a reader never sees a half-written file)."""
   if not rows:
@@ -78,12 +100,17 @@ def write_csv(path: str, rows: Sequence[dict[str, Any]]) -> None:
   os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
   columns = list(RESULT_COLUMNS) + [k for k in rows[0] if k not in RESULT_COLUMNS]
   tmp = path + ".tmp"
-  with open(tmp, "w", newline="") as f:
-    w = csv.DictWriter(f, fieldnames=columns)
-    w.writeheader()
-    for r in rows:
-      w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
-  os.replace(tmp, path)
+  try:
+    with open(tmp, "w", newline="") as f:
+      w = csv.DictWriter(f, fieldnames=columns)
+      w.writeheader()
+      for r in rows:
+        w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):  # e.g. disk full: leave no half-written temporary behind
+      os.remove(tmp)
+    raise
 
 
 def read_csv(path: str) -> list[dict[str, str]]:
@@ -110,13 +137,30 @@ class MetricsLog:
           except json.JSONDecodeError:
             pass  # a line cut by a kill mid-write
       tmp = path + ".tmp"
-      with open(tmp, "w") as f:
-        f.writelines(keep)
-      os.replace(tmp, path)
+      try:
+        with open(tmp, "w") as f:
+          f.writelines(keep)
+        os.replace(tmp, path)
+      except BaseException:
+        if os.path.exists(tmp):
+          os.remove(tmp)
+        raise
 
   def write(self, step: int, metrics: dict[str, float]) -> None:
-    with open(self.path, "a") as f:
-      f.write(json.dumps({"step": step, **metrics}) + "\n")
+    """Appends one line; a failed write (disk full) is cut back off before re-raising."""
+    data = (json.dumps({"step": step, **metrics}) + "\n").encode()
+    fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+      start = os.lseek(fd, 0, os.SEEK_END)
+      try:
+        view = memoryview(data)
+        while view:
+          view = view[os.write(fd, view):]
+      except BaseException:
+        os.ftruncate(fd, start)
+        raise
+    finally:
+      os.close(fd)
 
 
 def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[str],

@@ -22,6 +22,7 @@ import optax
 from limits import config as config_lib
 from limits import languages
 from limits import models
+from limits import parallel
 from limits import population
 
 LOG2 = float(np.log(2.0))
@@ -261,11 +262,12 @@ def train_loop(setup: Setup, state: TrainState, keys_M: jax.Array | None = None,
 
   The next step is dispatched before the previous step's metrics are read, so reading
   metrics does not stall the device. `on_metrics(step, metrics)` (lists over members)
-  runs every `log_every` steps and at the end; `on_step(step, state)` after every step.
+  runs every `log_every` steps and at the end; `on_step(step, state)` after every step
+  (at `checkpoint_every` steps, after that step's metrics went to `on_metrics`).
   """
   t = setup.exp.train
   keys_M = member_keys(setup)[1] if keys_M is None else keys_M
-  state = population.shard_members(state, setup.num_members)
+  state = parallel.shard_members(state, setup.num_members)
   step_fn = jax.jit(make_train_step(setup), donate_argnums=0)
   pending: tuple[int, dict] | None = None
 
@@ -273,7 +275,7 @@ def train_loop(setup: Setup, state: TrainState, keys_M: jax.Array | None = None,
     step, metrics = p
     if on_metrics is not None:
       on_metrics(step, {k: [float(x) for x in np.asarray(v)]
-                        for k, v in jax.device_get(metrics).items()})
+                        for k, v in parallel.fetch(metrics).items()})
 
   step = int(state.step)
   while step < t.steps:
@@ -285,7 +287,17 @@ def train_loop(setup: Setup, state: TrainState, keys_M: jax.Array | None = None,
     if step % t.log_every == 0 or step == t.steps:
       pending = (step, metrics)
     if on_step is not None:
-      on_step(step, state)
+      # Metrics of a step are logged before its checkpoint is saved (and when `on_step`
+      # stops the run), so a resumed run's log has every line an uninterrupted one has.
+      if pending is not None and step % t.checkpoint_every == 0:
+        flush(pending)
+        pending = None
+      try:
+        on_step(step, state)
+      except BaseException:
+        if pending is not None:
+          flush(pending)
+        raise
   if pending is not None:
     flush(pending)
   return state
