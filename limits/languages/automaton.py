@@ -9,8 +9,10 @@ counter clipped at +-L, e.g. MAJORITY) or not (every regular language). From it:
 - Recognition. Backward counts N_r(s) = number of strings of length r leading from s to
   an accepting (member table) or rejecting (non-member table) state, in float64 log space
   (no overflow at n = 4096), stored as float32. A member (non-member) of length n is
-  drawn forward with P(x_t = a | s) = N_{n-t-1}(delta(s, a)) / N_{n-t}(s): exactly uniform
-  over its class. One `lax.scan` over positions; the Gumbel noise is drawn up front.
+  drawn forward with P(x_t = a | s) = N_{n-t-1}(delta(s, a)) / N_{n-t}(s): uniform over
+  its class (to 2^-24, see base.UNIFORM_BITS). One right-aligned `lax.scan` over positions
+  (`_forward`) whose body is a gather, a compare and a transition; the uniforms and the
+  per-step fixed-point thresholds (float64 on the host) come in as the scan's xs.
 - Generator (next-symbol prediction; generalises the paper's PARITY automaton): in an
   accepting state emit EOS with probability p and each *live* symbol (one from whose
   target an accepting state is still reachable) with probability (1-p)/#live; in a
@@ -41,6 +43,8 @@ import numpy as np
 from limits.languages import base
 
 NEG_INF = -np.inf
+# Combined states x symbols up to which the sampler's body selects instead of gathering.
+SELECT_MAX = 64
 
 
 class Automaton(NamedTuple):
@@ -127,18 +131,55 @@ class AutomatonLanguage(base.Language):
     return cache[max_length]
 
   def _dev(self, max_length: int):
-    """Device copies (float32 log tables, int32 transitions) for jitted samplers."""
+    """Device copies (int32 transitions, accepting states, generator) for jitted code."""
     cache = self.__dict__.setdefault("_dev_cache", {})
     if max_length not in cache:
       t = self.np_tables(max_length)
       with jax.ensure_compile_time_eval():   # concrete arrays even when called under jit
         cache[max_length] = dict(
             delta=jnp.asarray(t.auto.delta, jnp.int32), accept=jnp.asarray(t.auto.accept),
-            count=jnp.asarray(t.log_count, jnp.float32), gen=jnp.asarray(t.gen, jnp.float32),
-            log_g=jnp.asarray(np.log(np.maximum(t.gen[:, :-1], 1e-300)) +
-                              np.where(t.gen[:, :-1] > 0, 0.0, NEG_INF), jnp.float32),
-            log_w=jnp.asarray(t.log_w, jnp.float32), start=t.auto.start)
+            gen=jnp.asarray(t.gen, jnp.float32), start=t.auto.start,
+            non_members=jnp.asarray(np.isfinite(t.log_count[0, :, t.auto.start])))
     return cache[max_length]
+
+  def _step_tables(self, max_length: int, kind: str):
+    """Per-step fixed-point thresholds for the right-aligned forward sampler (cached).
+
+    Rows are combined states c = label * S + s ("count": [0] non-members, [1] members) or
+    c = s ("prefix"). Returns (th int32[L, C, A-1]: cumulative P(symbol < a + 1 | c) at
+    step j, where r = L - 1 - j symbols follow; nx int32[C, A]: next combined state).
+    """
+    cache = self.__dict__.setdefault("_step_cache", {})
+    if (max_length, kind) not in cache:
+      t = self.np_tables(max_length)
+      delta = t.auto.delta
+      S, A = delta.shape
+      L = max_length
+      if kind == "count":
+        log_next = lambda r: t.log_count[:, r][:, :, delta]             # [2, R, S, A]
+        log_here = lambda r: t.log_count[:, r + 1][..., None]            # [2, R, S, 1]
+        nx = (np.arange(2)[:, None, None] * S + delta[None]).reshape(2 * S, A)
+      else:
+        with np.errstate(divide="ignore"):
+          log_g = np.log(t.gen[:, :A])
+        log_next = lambda r: (log_g + t.log_w[r][:, delta])[None]
+        log_here = lambda r: t.log_w[r + 1][None, :, :, None]
+        nx = delta
+      th = np.zeros((L, nx.shape[0], max(A - 1, 0)), np.int32)
+      for lo in range(0, L, 256):            # chunks bound the float64 temporaries
+        r = np.arange(lo, min(L, lo + 256))
+        with np.errstate(invalid="ignore"):
+          p = np.exp(log_next(r) - log_here(r))                          # [G, R, S, A]
+        p = np.where(np.isfinite(p), p, 0.0)
+        cum = np.cumsum(p, axis=-1)
+        tot = cum[..., -1:]
+        # Unreachable (label, state, r): any choice (the row is inactive or absent).
+        cum = np.where(tot > 0, cum / np.where(tot > 0, tot, 1.0), 1.0)
+        thr = base.fixed_point(cum[..., :-1])                            # [G, R, S, A-1]
+        th[L - 1 - r] = np.moveaxis(thr, 1, 0).reshape(len(r), nx.shape[0], max(A - 1, 0))
+      with jax.ensure_compile_time_eval():
+        cache[(max_length, kind)] = (jnp.asarray(th), jnp.asarray(nx, jnp.int32))
+    return cache[(max_length, kind)]
 
   # Lengths --------------------------------------------------------------------
   def members_exist(self, n: int) -> bool:
@@ -153,41 +194,56 @@ class AutomatonLanguage(base.Language):
       raise ValueError(f"{self.name}: no member of length {n} exists ({hint})")
 
   def class_exists(self, lengths_B, max_length):
-    d = self._dev(max_length)
-    return jnp.isfinite(d["count"][0, jnp.clip(lengths_B, 0, max_length), d["start"]])
+    return self._dev(max_length)["non_members"][jnp.clip(lengths_B, 0, max_length)]
 
   # Samplers -------------------------------------------------------------------
-  def _forward(self, key, table_B_fn, edge_SxA, lengths_B, max_length):
-    """Forward scan: at step t pick a with score edge(s, a) + table(r, delta(s, a))."""
-    d = self._dev(max_length)
-    delta = d["delta"]
-    B, A = lengths_B.shape[0], delta.shape[1]
-    g_LxBxA = jax.random.gumbel(key, (max_length, B, A))
+  def _forward(self, key, kind, c0_B, lengths_B, max_length):
+    """Right-aligned forward sampling: int32[B, L] symbols, each row uniform in its class.
 
-    def step(s_B, inp):
-      t, g_BxA = inp
-      r_B = jnp.clip(lengths_B - t - 1, 0, max_length)
-      nxt_BxA = delta[s_B]
-      score = edge_SxA[s_B] + table_B_fn(r_B, nxt_BxA)
-      a_B = jnp.argmax(score + g_BxA, axis=-1).astype(jnp.int32)
-      s_new = jnp.take_along_axis(nxt_BxA, a_B[:, None], 1)[:, 0]
-      return jnp.where(t < lengths_B, s_new, s_B), a_B
+    A string of length n is generated at steps j = L - n .. L - 1, so at step j every row
+    has r = L - 1 - j symbols to go and reads the same threshold slice th[j] (the scan's
+    xs: no per-step table lookup by r). The body is one small gather, a compare against
+    an integer uniform and a transition; rows are shifted back to start at 0 at the end.
+    """
+    th, nx = self._step_tables(max_length, kind)
+    B, L = lengths_B.shape[0], max_length
+    u_LxB = base.uniform_ints(key, (L, B))
+    first_B = L - lengths_B
 
-    s0 = jnp.full((B,), d["start"], jnp.int32)
-    _, sym_LxB = jax.lax.scan(step, s0, (jnp.arange(max_length), g_LxBxA))
-    return sym_LxB.T
+    C, A = nx.shape
+    small = C * A <= SELECT_MAX
+
+    def pick(table, i_B):
+      # For a few rows a chain of selects beats XLA:CPU's scalar gather loop.
+      if not small:
+        return table[i_B]
+      out = jnp.broadcast_to(table[0], i_B.shape + table.shape[1:])
+      for i in range(1, table.shape[0]):
+        hit = (i_B == i).reshape(i_B.shape + (1,) * (table.ndim - 1))
+        out = jnp.where(hit, table[i], out)
+      return out
+
+    nx_flat = nx.reshape(-1)
+
+    def step(c_B, inp):
+      j, th_CxK, u_B = inp
+      a_B = jnp.sum(u_B[:, None] >= pick(th_CxK, c_B), axis=1, dtype=jnp.int32)
+      c_new = pick(nx_flat, c_B * A + a_B)
+      return jnp.where(j >= first_B, c_new, c_B), a_B
+
+    _, sym_LxB = jax.lax.scan(step, c0_B, (jnp.arange(L), th, u_LxB))
+    src = jnp.clip(jnp.arange(L)[None, :] + first_B[:, None], 0, L - 1)
+    return sym_LxB[src, jnp.arange(B)[:, None]]
 
   def sample_symbols(self, key, labels_B, lengths_B, max_length):
-    count = self._dev(max_length)["count"]
-    zero = jnp.zeros(self._dev(max_length)["delta"].shape, jnp.float32)
-    table = lambda r_B, nxt: count[labels_B[:, None], r_B[:, None], nxt]
-    return self._forward(key, table, zero, lengths_B, max_length)
+    d = self._dev(max_length)
+    S = d["delta"].shape[0]
+    c0 = (labels_B.astype(jnp.int32) * S + d["start"]).astype(jnp.int32)
+    return self._forward(key, "count", c0, lengths_B, max_length)
 
   def sample_prefixes(self, key, lengths_B, max_length):
-    d = self._dev(max_length)
-    log_w = d["log_w"]
-    table = lambda r_B, nxt: log_w[r_B[:, None], nxt]
-    return self._forward(key, table, d["log_g"], lengths_B, max_length)
+    c0 = jnp.full(lengths_B.shape, self._dev(max_length)["start"], jnp.int32)
+    return self._forward(key, "prefix", c0, lengths_B, max_length)
 
   def _states(self, symbols_BxL, max_length: int | None = None) -> jax.Array:
     """int32[B, L+1]: the state after t symbols, t = 0..L."""

@@ -33,6 +33,60 @@ TARGETS = ("distribution", "allowed")
 NEAR_MISS_TRIES = 32
 # Rejection sampling gives up after this many rounds (only reachable if a class is empty).
 REJECTION_ROUNDS = 1000
+# Forward samplers draw one integer uniform u in [0, 2^UNIFORM_BITS) per decision and
+# compare it with fixed-point cumulative probabilities (`fixed_point`), so a choice of
+# probability 0 (1) is never (always) taken, and every other probability is exact to
+# 2^-UNIFORM_BITS (the float32 uniforms of jax.random carry 23 bits).
+UNIFORM_BITS = 24
+# Uniform symbols over a non-power-of-two alphabet of size a are the first k base-a digits
+# of a uniform 32-bit word, with a^k <= DIGIT_SPAN: each k-tuple has probability a^-k up
+# to a relative error below DIGIT_SPAN / 2^32 = 2^-24.
+DIGIT_SPAN = 256
+
+
+def uniform_ints(key: jax.Array, shape: Sequence[int]) -> jax.Array:
+  """int32[shape]: i.i.d. uniform integers in [0, 2^UNIFORM_BITS) (one threefry word each)."""
+  return (jax.random.bits(key, tuple(shape), jnp.uint32) >> (32 - UNIFORM_BITS)).astype(jnp.int32)
+
+
+def fixed_point(cum: np.ndarray) -> np.ndarray:
+  """int32: cumulative probabilities in [0, 1] as thresholds for `uniform_ints`.
+
+  A choice a is taken iff thr[a-1] <= u < thr[a]; 0 and 1 are represented exactly.
+  """
+  scale = float(1 << UNIFORM_BITS)
+  return np.clip(np.rint(np.nan_to_num(cum, nan=1.0) * scale), 0, scale).astype(np.int32)
+
+
+def uniform_symbols(key: jax.Array, batch: int, length: int, n: int) -> jax.Array:
+  """int32[batch, length]: i.i.d. uniform symbols in [0, n), drawing few random bits.
+
+  A power-of-two n = 2^b takes b bits per symbol (32 / b symbols per threefry word, exact);
+  any other n takes the first k base-n digits of a word (n^k <= DIGIT_SPAN, see there).
+  Independent uniform strings are the bulk of rejection sampling and of PARITY, where one
+  word per symbol (jax.random.randint takes two) would dominate the sampler's cost.
+  """
+  if n <= 1:
+    return jnp.zeros((batch, length), jnp.int32)
+  b = (n - 1).bit_length()
+  if n == 1 << b and b <= 16:
+    per = 32 // b
+    words = jax.random.bits(key, (batch, -(-length // per)), jnp.uint32)
+    shift = (b * jnp.arange(per, dtype=jnp.uint32))
+    sym = (words[:, :, None] >> shift) & jnp.uint32(n - 1)
+    return sym.reshape(batch, -1)[:, :length].astype(jnp.int32)
+  if n > DIGIT_SPAN:
+    return jax.random.randint(key, (batch, length), 0, n, jnp.int32)
+  per = max(1, int(math.floor(math.log(DIGIT_SPAN) / math.log(n) + 1e-9)))
+  w = jax.random.bits(key, (batch, -(-length // per)), jnp.uint32)
+  digits = []
+  for _ in range(per):   # w / 2^32 -> frac(n w / 2^32), in 16-bit halves to stay in uint32
+    lo = (w & 0xFFFF) * n
+    hi = (w >> 16) * n + (lo >> 16)
+    digits.append(hi >> 16)
+    w = ((hi & 0xFFFF) << 16) | (lo & 0xFFFF)
+  sym = jnp.stack(digits, axis=-1).reshape(batch, -1)[:, :length]
+  return sym.astype(jnp.int32)
 
 
 @flax.struct.dataclass
@@ -284,8 +338,7 @@ class Language(abc.ABC):
 
     def body(carry):
       i, out, done = carry
-      cand = jax.random.randint(jax.random.fold_in(key, i), (B, max_length), 0,
-                                self.n_symbols, jnp.int32)
+      cand = uniform_symbols(jax.random.fold_in(key, i), B, max_length, self.n_symbols)
       ok = (self.accepts(cand, lengths_B) == want) & ~done
       return i + 1, jnp.where(ok[:, None] | (i == 0), cand, out), done | ok
 

@@ -25,9 +25,11 @@ closes with probability 1. Note p here is the probability to *continue* (the PCF
 unlike PARITY's stop probability. q depends on the depth and on the top bracket's type;
 its entropy only on the depth, so exact cross-entropies are a DP over depth.
 
-Closing types are resolved after the scan without a stack: the top bracket after t
-symbols is the open symbol right after the last time u < t at which the depth was
-depth_t - 1 (a predecessor search in the sorted (depth, time) keys).
+Sampling is one right-aligned scan over positions (`_walk`): the depth walk by inverse
+CDF from one integer uniform per symbol, and the open types on a stack in the carry, so
+closing types need no search. The oracle and the targets resolve the top bracket after
+t symbols without a stack (`top_positions`): it is the open symbol right after the last
+time u < t at which the depth was depth_t - 1 (a predecessor search in sorted keys).
 """
 
 from __future__ import annotations
@@ -142,78 +144,107 @@ class Dyck(base.Language):
                        f"length; use even lengths such as {n - 1 if n > 1 else 2} or {n + 1})")
 
   # Sampling ---------------------------------------------------------------------
-  def _scan(self, key, lengths_B, max_length, score_fn, n_groups):
-    """Forward scan over depth: returns (group int32[B, L], depth before each symbol)."""
-    B = lengths_B.shape[0]
-    g_LxBxG = jax.random.gumbel(key, (max_length, B, n_groups))
-
-    def step(carry, inp):
-      d_B, dead_B = carry
-      t, g = inp
-      r_B = jnp.clip(lengths_B - t - 1, 0, max_length)
-      grp = jnp.argmax(score_fn(d_B, dead_B, r_B) + g, axis=-1).astype(jnp.int32)
-      kill = (grp >= 2) | ((grp == 0) & self._too_deep(d_B))
-      d_new = jnp.where(grp == 0, d_B + 1, jnp.where(grp == 1, d_B - 1, d_B))
-      active = t < lengths_B
-      d_new = jnp.where(active & ~dead_B & ~kill, d_new, d_B)
-      return (d_new, jnp.where(active, dead_B | kill, dead_B)), (grp, d_B)
-
-    init = (jnp.zeros((B,), jnp.int32), jnp.zeros((B,), bool))
-    _, (grp, dep) = jax.lax.scan(step, init, (jnp.arange(max_length), g_LxBxG))
-    return grp.T, dep.T
-
   def _too_deep(self, d_B):
     return (d_B >= self.depth) if self.depth is not None else jnp.zeros(d_B.shape, bool)
 
-  def _assemble(self, key, grp_BxL, dep_BxL):
-    """Symbols from groups: 0 open (uniform type), 1 close the top, 2 wrong close, 3 any."""
-    B, L = grp_BxL.shape
-    k = self.k
-    k_open, k_off, k_any = jax.random.split(key, 3)
-    open_t = jax.random.randint(k_open, (B, L), 0, k)
-    off = jax.random.randint(k_off, (B, L), 1, max(k, 2))
-    anything = jax.random.randint(k_any, (B, L), 0, 2 * k)
-    depth_after = jnp.concatenate([dep_BxL, dep_BxL[:, -1:] + 1], axis=1)  # last unused
-    pos, has_top = top_positions(depth_after)
-    top_t = jnp.take_along_axis(open_t, jnp.clip(pos[:, :L], 0, L - 1), axis=1)
-    has_top = has_top[:, :L]
-    wrong = jnp.where(has_top, (top_t + off) % k, open_t)
-    return jnp.select([grp_BxL == 0, grp_BxL == 1, grp_BxL == 2],
-                      [2 * open_t, 2 * top_t + 1, 2 * wrong + 1], anything).astype(jnp.int32)
+  def _walk(self, key, lengths_B, max_length, log_weights, table):
+    """Right-aligned forward walk over depth with the stack of open types in the carry.
+
+    At step j every row has r = L - 1 - j symbols to go (a string of length n occupies
+    steps L - n .. L - 1), so the scan reads one row table[j + 1] (log counts at r) and no
+    per-row table index. log_weights(row, d_B, dead_B, lab_B) -> float32[B, 4]: log weight
+    of the groups 0 open (uniform type), 1 close the top, 2 wrong close, 3 any symbol
+    (dead prefixes only). One integer uniform picks the group by inverse CDF; groups of
+    weight 0 are never taken. Returns int32[B, L] symbols.
+    """
+    B, L, k = lengths_B.shape[0], max_length, self.k
+    W = self.dcap(L) + 1
+    k_u, k_open, k_off, k_any = jax.random.split(key, 4)
+    u_LxB = base.uniform_ints(k_u, (L, B)).astype(jnp.float32) * (2.0 ** -base.UNIFORM_BITS)
+    open_LxB = base.uniform_symbols(k_open, L, B, k)
+    off_LxB = base.uniform_symbols(k_off, L, B, max(k - 1, 1)) + 1
+    any_LxB = base.uniform_symbols(k_any, L, B, 2 * k)
+    first_B = L - lengths_B
+    rows = jnp.arange(B)
+
+    def step(carry, inp):
+      d_B, dead_B, stack_BxW = carry
+      j, u_B, open_B, off_B, any_B = inp
+      logw = log_weights(jax.lax.dynamic_index_in_dim(table, j + 1, keepdims=False),
+                         d_B, dead_B)
+      w = jnp.exp(logw - jnp.max(logw, axis=1, keepdims=True))
+      cum = jnp.cumsum(w, axis=1)
+      x = u_B * cum[:, -1]
+      # The last group of positive weight whose interval starts at or below x.
+      grp = jnp.zeros((B,), jnp.int32)
+      for g in range(1, 4):
+        grp = jnp.where((w[:, g] > 0) & (cum[:, g - 1] <= x), g, grp)
+      grp = jnp.where(dead_B, 3, grp)
+      has_top = d_B > 0
+      top = stack_BxW[rows, jnp.clip(d_B - 1, 0, W - 1)]
+      wrong = jnp.where(has_top, (top + off_B) % k, open_B)
+      sym = jnp.select([grp == 0, grp == 1, grp == 2],
+                       [2 * open_B, 2 * top + 1, 2 * wrong + 1], any_B)
+      active = j >= first_B
+      kill = (grp >= 2) | ((grp == 0) & self._too_deep(d_B))
+      push = active & (grp == 0) & ~kill
+      stack_BxW = stack_BxW.at[rows, jnp.clip(d_B, 0, W - 1)].set(
+          jnp.where(push, open_B, stack_BxW[rows, jnp.clip(d_B, 0, W - 1)]))
+      d_new = jnp.where(grp == 0, d_B + 1, jnp.where(grp == 1, d_B - 1, d_B))
+      d_B = jnp.where(active & ~kill, d_new, d_B)
+      return (d_B, dead_B | (active & kill), stack_BxW), sym.astype(jnp.int32)
+
+    init = (jnp.zeros((B,), jnp.int32), jnp.zeros((B,), bool), jnp.zeros((B, W), jnp.int32))
+    _, sym_LxB = jax.lax.scan(step, init, (jnp.arange(L), u_LxB, open_LxB, off_LxB, any_LxB))
+    src = jnp.clip(jnp.arange(L)[None, :] + first_B[:, None], 0, L - 1)
+    return sym_LxB[src, rows[:, None]]
+
+  @functools.lru_cache(maxsize=None)
+  def _step_tables(self, max_length: int):
+    """Tables in step order (row i at r = L - i) for `_walk`: recognition rows hold both
+    labels' log counts and the log dead count, float32[L+1, 2W+1]; prefix rows the log
+    survival weights, float32[L+1, W]."""
+    count, dead, log_w = self.np_tables(max_length)
+    rec = np.concatenate([count[:, ::-1].transpose(1, 0, 2).reshape(count.shape[1], -1),
+                          dead[::-1, None]], axis=1)
+    with jax.ensure_compile_time_eval():
+      return jnp.asarray(rec, jnp.float32), jnp.asarray(log_w[::-1], jnp.float32)
 
   def sample_symbols(self, key, labels_B, lengths_B, max_length):
-    count, dead, _, _ = self._dev(max_length)
+    table = self._step_tables(max_length)[0]
+    W = (table.shape[1] - 1) // 2
     lk = math.log(self.k)
     lk1 = math.log(self.k - 1) if self.k > 1 else -jnp.inf
+    lab = labels_B.astype(jnp.int32)
 
-    def score(d_B, dead_B, r_B):
-      die = jnp.where(labels_B == 0, dead[r_B], -jnp.inf)
-      at = lambda dd: count[labels_B, r_B, jnp.clip(dd, 0, count.shape[2] - 1)]
+    def log_weights(row, d_B, dead_B):
+      del dead_B
+      die = jnp.where(lab == 0, row[-1], -jnp.inf)
+      at = lambda dd: row[lab * W + jnp.clip(dd, 0, W - 1)]
       up = lk + jnp.where(self._too_deep(d_B), die, at(d_B + 1))
       down = jnp.where(d_B > 0, at(d_B - 1), -jnp.inf)
       bad = jnp.where(d_B > 0, lk1, lk) + die
-      live = jnp.stack([up, down, bad, jnp.full_like(up, -jnp.inf)], -1)
-      return jnp.where(dead_B[:, None], jnp.array([-jnp.inf] * 3 + [0.0]), live)
+      return jnp.stack([up, down, bad, jnp.full_like(up, -jnp.inf)], -1)
 
-    k_scan, k_sym = jax.random.split(key)
-    grp, dep = self._scan(k_scan, lengths_B, max_length, score, 4)
-    return self._assemble(k_sym, grp, dep)
+    return self._walk(key, lengths_B, max_length, log_weights, table)
 
   def sample_prefixes(self, key, lengths_B, max_length):
-    _, _, log_w, (e_open, e_close, _) = self._dev(max_length)
+    _, _, _, (e_open, e_close, _) = self._dev(max_length)
     lo, lc = jnp.log(e_open), jnp.log(e_close)
     dc = e_open.shape[0] - 1
+    table = self._step_tables(max_length)[1]
+    W = table.shape[1]
 
-    def score(d_B, dead_B, r_B):
-      at = lambda dd: log_w[r_B, jnp.clip(dd, 0, log_w.shape[1] - 1)]
+    def log_weights(row, d_B, dead_B):
+      del dead_B
+      at = lambda dd: row[jnp.clip(dd, 0, W - 1)]
       dd = jnp.clip(d_B, 0, dc)
       up = lo[dd] + at(d_B + 1)
       down = jnp.where(d_B > 0, lc[dd] + at(d_B - 1), -jnp.inf)
-      return jnp.stack([up, down], -1)
+      none = jnp.full_like(up, -jnp.inf)
+      return jnp.stack([up, down, none, none], -1)
 
-    k_scan, k_sym = jax.random.split(key)
-    grp, dep = self._scan(k_scan, lengths_B, max_length, score, 2)
-    return self._assemble(k_sym, grp, dep)
+    return self._walk(key, lengths_B, max_length, log_weights, table)
 
   # Oracle and targets -------------------------------------------------------------
   def _depths(self, symbols_BxL, lengths_B=None):

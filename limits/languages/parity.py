@@ -49,7 +49,7 @@ class Parity(base.Language):
     return (ones % 2) == self._member_parity()
 
   def sample_symbols(self, key, labels_B, lengths_B, max_length):
-    bits = jax.random.bernoulli(key, 0.5, (lengths_B.shape[0], max_length)).astype(jnp.int32)
+    bits = base.uniform_symbols(key, lengths_B.shape[0], max_length, 2)   # 32 bits a word
     pos = jnp.arange(max_length)[None, :]
     n = lengths_B[:, None]
     head = jnp.where(pos < n - 1, bits, 0)
@@ -59,7 +59,7 @@ class Parity(base.Language):
     return jnp.where(pos == n - 1, last[:, None], head)
 
   def sample_prefixes(self, key, lengths_B, max_length):
-    return jax.random.bernoulli(key, 0.5, (lengths_B.shape[0], max_length)).astype(jnp.int32)
+    return base.uniform_symbols(key, lengths_B.shape[0], max_length, 2)
 
   def _q(self):
     even = np.array([(1 - self.p) / 2, (1 - self.p) / 2, self.p])
