@@ -38,6 +38,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   if variant == "smoke":
     c.sweep.update(heads="1,2")
     c.model.update(depth=1, heads=2, width=16, mlp_width=32)
+    c.train.update(steps=30)
     c.data.update(eval_lengths="1-16")
   elif variant == "paper":
     c.sweep.update(depths="1-6", heads="1,2,4,8", seeds="0-2", learning_rates="1e-3,3e-4")

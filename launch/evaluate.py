@@ -32,7 +32,7 @@ def main(argv: list[str]) -> None:
     common.fail("--workdir is required")
   import jax
 
-  from limits import checkpoint, evaluate, plots, results
+  from limits import checkpoint, evaluate, parallel, plots, results
   from limits import train as train_lib
 
   overrides: dict = {}
@@ -47,7 +47,7 @@ def main(argv: list[str]) -> None:
   evaluator = evaluate.Evaluator(setup)
   per_member = evaluator(state.params)
   rows = results.result_rows(exp, int(state.step), setup.members, per_member,
-                             [int(x) for x in jax.device_get(state.diverged_step_M)])
+                             [int(x) for x in parallel.fetch(state.diverged_step_M)])
   out = _OUT.value or _WORKDIR.value
   results.write_csv(os.path.join(out, "results.csv"), rows)
   plots.length_curves(rows, os.path.join(out, "plots"),

@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from limits import parallel
 from limits import train as train_lib
 
 LOG2 = train_lib.LOG2
@@ -89,7 +90,7 @@ class Evaluator:
     m = self.setup.num_members
     results: list[dict[int, dict[str, float]]] = [{} for _ in range(m)]
     for chunk, out in pending:
-      out = jax.device_get(out)
+      out = parallel.fetch(out)
       for i in range(m):
         for j, n in enumerate(chunk):
           results[i][n] = {"accuracy": float(out["accuracy"][i, j]),

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import math
 from typing import Any
 
 import flax.linen as nn
@@ -133,28 +132,3 @@ def standalone_params(params: Any, depth: int, heads: int) -> Any:
       else:
         p[name] = slice_layer(p[name])
   return {**params, "params": p}
-
-
-def member_sharding(num_members: int):
-  """NamedSharding splitting the member axis over local devices, or None for one device.
-
-  Uses as many devices as divide M evenly (pmap-style SPMD written with jit + a mesh).
-  """
-  n = math.gcd(num_members, jax.local_device_count())
-  if n <= 1:
-    return None
-  # Auto axes: XLA propagates the sharding through the step (inputs may mix shardings).
-  mesh = jax.make_mesh((n,), ("members",), devices=jax.local_devices()[:n],
-                       axis_types=(jax.sharding.AxisType.Auto,))
-  return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("members"))
-
-
-def shard_members(tree: Any, num_members: int) -> Any:
-  """Places every leaf with a leading M axis on the member sharding (others replicated)."""
-  sharding = member_sharding(num_members)
-  if sharding is None:
-    return tree
-  replicated = jax.sharding.NamedSharding(sharding.mesh, jax.sharding.PartitionSpec())
-  return jax.tree.map(
-      lambda x: jax.device_put(x, sharding if getattr(x, "ndim", 0) and x.shape[0] == num_members
-                               else replicated), tree)

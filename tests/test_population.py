@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from limits import config as config_lib
-from limits import languages, models, population
+from limits import languages, models, parallel, population
 from limits import train as train_lib
 from configs import parity as parity_config
 
@@ -126,13 +126,13 @@ def test_eight_devices_match_one():
   sharded = train_lib.train_loop(setup, train_lib.init_state(setup),
                                  on_metrics=lambda s, m: log8.__setitem__(s, m))
   assert len(jax.tree.leaves(sharded.params)[0].sharding.device_set) == 8
-  orig = population.member_sharding
-  population.member_sharding = lambda m: None
+  orig = parallel.member_sharding
+  parallel.member_sharding = lambda m: None
   try:
     single = train_lib.train_loop(setup, train_lib.init_state(setup),
                                   on_metrics=lambda s, m: log1.__setitem__(s, m))
   finally:
-    population.member_sharding = orig
+    parallel.member_sharding = orig
   assert len(jax.tree.leaves(single.params)[0].sharding.device_set) == 1
   for s in log8:
     np.testing.assert_allclose(log8[s]["loss_bits"], log1[s]["loss_bits"], atol=1e-4)
