@@ -55,6 +55,7 @@ class TrainConfig:
   checkpoint_every: int = 500
   keep_checkpoints: int = 3
   log_every: int = 100
+  member_chunk: int = 0   # train members in chunks of this size inside the step (0: all at once)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -319,7 +320,8 @@ def validate(cfg: ml_collections.ConfigDict) -> Experiment:
 
   t = _get(cfg, "train", TrainConfig)
   for k, lo in (("steps", 0), ("batch_size", 1), ("warmup_steps", 0), ("seed", 0),
-                ("checkpoint_every", 1), ("keep_checkpoints", 1), ("log_every", 1)):
+                ("checkpoint_every", 1), ("keep_checkpoints", 1), ("log_every", 1),
+                ("member_chunk", 0)):
     _int(t, k, f"train.{k}", lo)
   _float(t, "learning_rate", "train.learning_rate", 0.0, open_lo=True)
   _float(t, "weight_decay", "train.weight_decay", 0.0)
@@ -361,7 +363,12 @@ def validate(cfg: ml_collections.ConfigDict) -> Experiment:
     raise ValueError(f"sweep.heads: the largest head count must divide model.width="
                      f"{model.width} (heads share the width K = width // max heads), "
                      f"got {max(sweep.heads)}")
-  return Experiment(model=model, data=data, train=train, eval=EvalConfig(**e), sweep=sweep)
+  exp = Experiment(model=model, data=data, train=train, eval=EvalConfig(**e), sweep=sweep)
+  m = len(exp.members)
+  _require(train.member_chunk == 0 or m % train.member_chunk == 0,
+           f"train.member_chunk: must divide the number of members ({m}), got "
+           f"{train.member_chunk} (allowed: 0 or {', '.join(str(k) for k in range(1, m + 1) if m % k == 0)})")
+  return exp
 
 
 def to_configdict(exp: Experiment) -> ml_collections.ConfigDict:

@@ -211,13 +211,27 @@ def make_train_step(setup: Setup) -> Callable[[TrainState, jax.Array], tuple[Tra
                "learning_rate": lr * shape_schedule(step)}
     return pick(new_params, params), pick(new_opt, opt_state), keep_old, metrics
 
+  m, chunk = setup.num_members, exp.train.member_chunk
+
   def train_step(state: TrainState, keys_M: jax.Array):
-    masks = (depth_M, heads_M) if depth_M is not None else (None, None)
-    in_axes = (0, 0, 0, 0, None, 0 if depth_M is not None else None,
-               0 if heads_M is not None else None, 0, 0, 0)
-    params, opt_state, diverged, metrics = jax.vmap(member_step, in_axes=in_axes)(
-        state.params, state.opt_state, state.diverged_M, keys_M, state.step, *masks,
-        arr.lr_M, arr.lengths_MxL, arr.num_lengths_M)
+    def members(params, opt_state, diverged, keys, depth, heads, lr, lengths, n_lengths):
+      in_axes = (0, 0, 0, 0, None, None if depth is None else 0, None if heads is None else 0,
+                 0, 0, 0)
+      return jax.vmap(member_step, in_axes=in_axes)(params, opt_state, diverged, keys,
+                                                    state.step, depth, heads, lr, lengths,
+                                                    n_lengths)
+
+    args = (state.params, state.opt_state, state.diverged_M, keys_M, depth_M, heads_M,
+            arr.lr_M, arr.lengths_MxL, arr.num_lengths_M)
+    if chunk and chunk < m:
+      # Chunks of `member_chunk` members side by side (vmap), chunks one after another
+      # (lax.map) inside the same program: memory of one chunk, one compile.
+      split = lambda x: x.reshape((m // chunk, chunk) + x.shape[1:])
+      out = jax.lax.map(lambda a: members(*a), jax.tree.map(split, args))
+      params, opt_state, diverged, metrics = jax.tree.map(
+          lambda x: x.reshape((m,) + x.shape[2:]), out)
+    else:
+      params, opt_state, diverged, metrics = members(*args)
     newly = diverged & ~state.diverged_M
     return TrainState(step=state.step + 1, params=params, opt_state=opt_state,
                       diverged_M=diverged,

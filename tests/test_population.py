@@ -138,3 +138,25 @@ def test_eight_devices_match_one():
     np.testing.assert_allclose(log8[s]["loss_bits"], log1[s]["loss_bits"], atol=1e-4)
   for a, b in zip(jax.tree.leaves(sharded.params), jax.tree.leaves(single.params), strict=True):
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=2 * 20 * exp.train.learning_rate)
+
+
+def test_member_chunks_compute_the_same_population():
+  """train.member_chunk=2: 4 members in 2 chunks (lax.map) train like all 4 at once."""
+  exp = _exp(seeds="0-3")
+  chunked = dataclasses.replace(exp, train=dataclasses.replace(exp.train, member_chunk=2))
+  logs = []
+  for e in (exp, chunked):
+    setup = train_lib.make_setup(e)
+    log = {}
+    state = train_lib.train_loop(setup, train_lib.init_state(setup),
+                                 on_metrics=lambda s, m: log.__setitem__(s, m))
+    logs.append((log, state))
+  for s in logs[0][0]:
+    np.testing.assert_allclose(logs[0][0][s]["loss_bits"], logs[1][0][s]["loss_bits"], atol=1e-4)
+  for a, b in zip(jax.tree.leaves(logs[0][1].params), jax.tree.leaves(logs[1][1].params), strict=True):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=2 * 20 * exp.train.learning_rate)
+  cfg = parity_config.get_config("smoke")
+  cfg.sweep.update(seeds="0-3")
+  cfg.train.member_chunk = 3
+  with pytest.raises(ValueError, match="train.member_chunk"):
+    config_lib.validate(cfg)
