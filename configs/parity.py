@@ -17,21 +17,40 @@ import ml_collections
 VARIANTS = ("default", "smoke", "prediction", "prediction_smoke")
 
 
+def defaults() -> ml_collections.ConfigDict:
+  """Every config field with its library default (lengths and grids as strings)."""
+  import dataclasses
+  from limits import config as config_lib
+  from limits.models import transformer
+  c = ml_collections.ConfigDict()
+  for name, cls in (("model", transformer.ModelConfig), ("data", config_lib.DataConfig),
+                    ("train", config_lib.TrainConfig), ("eval", config_lib.EvalConfig),
+                    ("sweep", config_lib.SweepConfig)):
+    section = {}
+    for f in dataclasses.fields(cls):
+      v = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+      section[f.name] = "" if isinstance(v, tuple) and name in ("data", "sweep") else v
+    c[name] = section
+  return c
+
+
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   variant = arg or "default"
   if variant not in VARIANTS:
     raise ValueError(f"configs/parity.py: unknown variant {variant!r}; allowed: {', '.join(VARIANTS)}")
-  c = ml_collections.ConfigDict()
-  c.model = dict(depth=2, heads=4, width=64, mlp_width=128, attention="soft",
+  # Every field of every section is declared (from the dataclass defaults), so any of
+  # them can be overridden on the command line: --config.model.max_positions=1024.
+  c = defaults()
+  c.model.update(depth=2, heads=4, width=64, mlp_width=128, attention="soft",
                  layer_norm="none", ln_eps=1e-5, positional="sinusoidal", causal=True)
-  c.data = dict(language="parity", task="recognition", p=0.5,
+  c.data.update(language="parity", task="recognition", p=0.5,
                 train_lengths="1-40", eval_lengths="1-200")
-  c.train = dict(steps=1500, batch_size=64, learning_rate=1e-3, warmup_steps=100,
+  c.train.update(steps=1500, batch_size=64, learning_rate=1e-3, warmup_steps=100,
                  schedule="constant", weight_decay=0.0, grad_clip=1.0, seed=0,
                  checkpoint_every=500, keep_checkpoints=3, log_every=100, member_chunk=0)
-  c.eval = dict(batch_size=128, bucket=32, group=8, seed=1234)
+  c.eval.update(batch_size=128, bucket=32, group=8, seed=1234)
   # Population grid (empty = the single model above); see configs/sweep.py.
-  c.sweep = dict(depths="", heads="", seeds="", learning_rates="", train_lengths="",
+  c.sweep.update(depths="", heads="", seeds="", learning_rates="", train_lengths="",
                  protocol="custom")
   if variant.startswith("prediction"):
     c.data.task = "prediction"
