@@ -153,7 +153,8 @@ def test_member_distribution_is_uniform(spec):
   members = [s for s in _strings(lang, n) if BRUTE[spec](s)]
   count = 60 * len(members)
   ones = jnp.ones((count,), jnp.int32)
-  sym = jax.device_get(lang.sample_symbols(jax.random.key(1), ones, jnp.full((count,), n, jnp.int32), n))
+  sample = jax.jit(lambda k: lang.sample_symbols(k, ones, jnp.full((count,), n, jnp.int32), n))
+  sym = jax.device_get(sample(jax.random.key(1)))
   got = [lang.decode(r[:n]) for r in sym]
   assert set(got) <= set(members), (spec, set(got) - set(members))
   if len(members) > 1:
@@ -168,8 +169,8 @@ def test_non_member_distribution_is_uniform(spec):
   n = 4
   non = [s for s in _strings(lang, n) if not BRUTE[spec](s)]
   count = 30 * len(non)
-  sym = jax.device_get(lang.sample_symbols(jax.random.key(2), jnp.zeros((count,), jnp.int32),
-                                           jnp.full((count,), n, jnp.int32), n))
+  sym = jax.device_get(jax.jit(lambda k: lang.sample_symbols(
+      k, jnp.zeros((count,), jnp.int32), jnp.full((count,), n, jnp.int32), n))(jax.random.key(2)))
   got = [lang.decode(r[:n]) for r in sym]
   counts = np.array([got.count(s) for s in non])
   assert counts.sum() == count
@@ -181,7 +182,8 @@ def test_non_member_distribution_is_uniform(spec):
 def test_near_misses_are_one_substitution_from_a_member(spec):
   lang = languages.make_language(spec, near_miss_fraction=1.0)
   n = 8
-  b = jax.device_get(lang.recognition(jax.random.key(3), jnp.full((256,), n, jnp.int32), n))
+  b = jax.device_get(jax.jit(lambda k: lang.recognition(k, jnp.full((256,), n, jnp.int32), n))(
+      jax.random.key(3)))
   brute = BRUTE[spec]
   near = []
   for tok, label in zip(b.tokens_BxT, b.labels_B):
@@ -226,7 +228,8 @@ def test_generator_prefixes_targets_and_xent(spec):
   prob = np.prod(q[np.arange(len(strings))[:, None], np.arange(n)[None, :], np.asarray(ids)], axis=1)
   prob /= prob.sum()
   count = 4000
-  sym = jax.device_get(lang.sample_prefixes(jax.random.key(4), jnp.full((count,), n, jnp.int32), n))
+  sym = jax.device_get(jax.jit(lambda k: lang.sample_prefixes(
+      k, jnp.full((count,), n, jnp.int32), n))(jax.random.key(4)))
   got = np.array([strings.index(lang.decode(r)) for r in sym])
   assert np.all(prob[got] > 0), spec
   support = prob > 0
@@ -236,7 +239,8 @@ def test_generator_prefixes_targets_and_xent(spec):
     chi2 = ((obs - exp) ** 2 / exp).sum()
     assert chi2 < stats.chi2.ppf(0.999, support.sum() - 1), (spec, chi2)
   # (2) Allowed next symbols on sampled prefixes of length <= 2.
-  b = jax.device_get(lang.prediction(jax.random.key(5), jnp.full((24,), 3, jnp.int32), 3))
+  b = jax.device_get(jax.jit(lambda k: lang.prediction(k, jnp.full((24,), 3, jnp.int32), 3))(
+      jax.random.key(5)))
   max_total = 9 if len(lang.alphabet) <= 3 else 6
   for tok, qq in zip(b.tokens_BxT, b.targets_BxTxC):
     if spec == "parity:odd":
@@ -247,7 +251,8 @@ def test_generator_prefixes_targets_and_xent(spec):
       assert got_set == _allowed(BRUTE[spec], lang.alphabet, s[:t], max_total), (spec, s[:t])
   # (3) Optimal and chance cross-entropy against Monte Carlo at n = 9.
   n = 9
-  b = jax.device_get(lang.prediction(jax.random.key(6), jnp.full((4096,), n, jnp.int32), n))
+  b = jax.device_get(jax.jit(lambda k: lang.prediction(k, jnp.full((4096,), n, jnp.int32), n))(
+      jax.random.key(6)))
   qq = np.asarray(b.targets_BxTxC, np.float64)
   with np.errstate(divide="ignore", invalid="ignore"):
     h = -np.sum(np.where(qq > 0, qq * np.log2(qq), 0.0), axis=-1)
@@ -261,10 +266,11 @@ def test_generator_prefixes_targets_and_xent(spec):
 
 def test_allowed_targets_and_batch_flag():
   lang = languages.make_language("dyck:k=2", targets="allowed")
-  b = lang.prediction(jax.random.key(0), jnp.asarray([4, 6], jnp.int32), 6)
+  lengths = jnp.asarray([4, 6], jnp.int32)
+  b = jax.jit(lambda k: lang.prediction(k, lengths, 6))(jax.random.key(0))
   assert b.multilabel and set(np.unique(np.asarray(b.targets_BxTxC))) <= {0.0, 1.0}
-  assert not languages.make_language("dyck:k=2").prediction(
-      jax.random.key(0), jnp.asarray([4], jnp.int32), 4).multilabel
+  plain = languages.make_language("dyck:k=2")
+  assert not jax.jit(lambda k: plain.prediction(k, lengths, 6))(jax.random.key(0)).multilabel
 
 
 def test_dyck_exact_entropy_is_constant_and_paper_generator():
@@ -284,8 +290,9 @@ def test_long_lengths_run_and_are_members():
     lang = languages.make_language(spec)
     n = 300
     lab = jnp.asarray([1, 0] * 4, jnp.int32)
-    sym = lang.sample_symbols(jax.random.key(7), lab, jnp.full((8,), n, jnp.int32), n)
-    acc = np.asarray(lang.accepts(sym, jnp.full((8,), n, jnp.int32)))
+    lengths = jnp.full((8,), n, jnp.int32)
+    sym = jax.jit(lambda k: lang.sample_symbols(k, lab, lengths, n))(jax.random.key(7))
+    acc = np.asarray(jax.jit(lang.accepts)(sym, lengths))
     np.testing.assert_array_equal(acc, np.asarray(lab) == 1, err_msg=spec)
 
 
