@@ -32,7 +32,7 @@ def main(argv: list[str]) -> None:
     common.fail("--workdir is required")
   import jax
 
-  from limits import checkpoint, evaluate, parallel, plots, results
+  from limits import checkpoint, experiment, results
   from limits import train as train_lib
 
   overrides: dict = {}
@@ -44,17 +44,12 @@ def main(argv: list[str]) -> None:
     overrides["eval"] = {"batch_size": _BATCH.value}
   exp, state = common.user_errors(lambda: checkpoint.load_workdir(_WORKDIR.value, overrides))
   setup = train_lib.make_setup(exp)
-  evaluator = evaluate.Evaluator(setup)
-  per_member = evaluator(state.params)
-  rows = results.result_rows(exp, int(state.step), setup.members, per_member,
-                             [int(x) for x in parallel.fetch(state.diverged_step_M)])
   out = _OUT.value or _WORKDIR.value
-  results.write_csv(os.path.join(out, "results.csv"), rows)
-  plots.length_curves(rows, os.path.join(out, "plots"),
-                      f"{exp.data.language}: {exp.model.attention} attention")
+  rows, programs = experiment.evaluate_and_write(
+      setup, state, out, f"{exp.data.language}: {exp.model.attention} attention")
   print(results.format_table(rows, ("length", "accuracy", "xent_bits"), max_rows=25))
   worst = min(r["accuracy"] for r in rows)
-  print(f"{len(rows)} rows, {evaluator.num_programs} compiled programs, min accuracy {worst:.4f}")
+  print(f"{len(rows)} rows, {programs} compiled programs, min accuracy {worst:.4f}")
   print(f"results: {os.path.join(out, 'results.csv')}")
 
 

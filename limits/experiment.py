@@ -92,16 +92,26 @@ def run(exp: config_lib.Experiment, workdir: str, log: Callable[[str], None] = p
   finally:
     mngr.close()
 
-  per_member = evaluate.Evaluator(setup)(state.params)
+  return evaluate_and_write(setup, state, workdir)[0]
+
+
+def evaluate_and_write(setup: train_lib.Setup, state: train_lib.TrainState, outdir: str,
+                       title: str | None = None) -> tuple[list[dict[str, Any]], int]:
+  """Evaluates every member over `data.eval_lengths`; process 0 writes results.csv and
+  plots to `outdir`. Returns (rows, number of compiled evaluation programs)."""
+  exp = setup.exp
+  evaluator = evaluate.Evaluator(setup)
+  per_member = evaluator(state.params)
   rows = results.result_rows(exp, int(state.step), setup.members, per_member,
                              [int(x) for x in parallel.fetch(state.diverged_step_M)])
-  if is_main:
-    results.write_csv(os.path.join(workdir, "results.csv"), rows)
-    title = f"{exp.data.language} {exp.data.task}"
-    if len(setup.members) == 1:
-      title += f": depth {exp.model.depth}, heads {exp.model.heads}"
-    plots.length_curves(rows, os.path.join(workdir, "plots"), title)
-  return rows
+  if parallel.is_main():
+    results.write_csv(os.path.join(outdir, "results.csv"), rows)
+    if title is None:
+      title = f"{exp.data.language} {exp.data.task}"
+      if len(setup.members) == 1:
+        title += f": depth {exp.model.depth}, heads {exp.model.heads}"
+    plots.length_curves(rows, os.path.join(outdir, "plots"), title)
+  return rows, evaluator.num_programs
 
 
 class _Stop(Exception):
