@@ -22,7 +22,6 @@ import itertools
 import math
 import random
 from bisect import bisect_right as _bisect_right
-import sys
 import time
 from typing import Callable
 

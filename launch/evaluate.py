@@ -30,7 +30,6 @@ def main(argv: list[str]) -> None:
     common.fail(f"unexpected arguments {argv[1:]}; use --flag=value")
   if not _WORKDIR.value:
     common.fail("--workdir is required")
-  import jax
 
   from limits import checkpoint, experiment, results
   from limits import train as train_lib

@@ -10,12 +10,10 @@ Letters: G lengths per group, S strings per length.
 
 from __future__ import annotations
 
-import functools
 from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from limits import parallel
 from limits import train as train_lib

@@ -1,7 +1,5 @@
 """Evaluation over lengths: a handful of compiled programs, exact reference values."""
 
-import jax
-import numpy as np
 
 from limits import config as config_lib
 from limits import evaluate

@@ -1,6 +1,5 @@
 """Entry points: every bad input is one clear line and exit status 2, nothing written."""
 
-import os
 import subprocess
 import sys
 

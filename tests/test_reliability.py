@@ -319,7 +319,6 @@ DFAS = {
 
 @pytest.mark.parametrize("name", sorted(DFAS))
 def test_contradictory_dfa_is_one_value_error(tmp_path, name):
-  import ml_collections
   from configs import parity as parity_config
   from limits import config as config_lib
   path = tmp_path / "dfa.json"

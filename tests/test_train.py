@@ -10,7 +10,6 @@ import time
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
-import pytest
 
 from limits import config as config_lib
 from limits import train as train_lib

@@ -1,6 +1,5 @@
 """The paper's transformer: jit = no-jit, padded = unpadded, causal = prefix alone."""
 
-import dataclasses
 
 import chex
 import jax

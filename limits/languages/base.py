@@ -18,7 +18,6 @@ the token id of what comes next.
 from __future__ import annotations
 
 import abc
-import dataclasses
 import math
 from typing import Any, Sequence
 

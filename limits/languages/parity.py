@@ -23,7 +23,6 @@ actually sampled.
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
