@@ -1,0 +1,329 @@
+"""Every experiment of the paper's claims, run end to end into one `report.md`.
+
+`run(scale, workdir, log)` trains the small configs it needs (`experiment.run`, one
+population per language and attention kind), writes the constructions (`construct`),
+runs the probes (`limits.probes`) and writes `workdir/report.md`: each claim next to
+what was measured, with tables and relative links to the figures. An experiment that
+fails is reported as failed (with its error) and the rest still run.
+
+  1. Lemma 5: slope of the one-symbol change of y_n^(L) against n (random soft model
+     without layer norm, with a final layer norm at eps = 0, log-n scaled attention;
+     Chiang & Cholak's constructions without and with layer norm).
+  2. Chiang & Cholak's exact PARITY: accuracy and cross-entropy against n, +- layer norm.
+  3. Theorem 6: trained soft transformers (depth x heads) and an LSTM on PARITY and
+     2DYCK next-symbol prediction: cross-entropy against n vs optimal and chance.
+  4. Theorem 1: influential free positions against n for trained UHAT/AHAT/soft/LSTM
+     PARITY recognisers and the UHAT constructions (1*, a^n b^n, Dyck-(2,3)).
+  5. Depth x heads sweep: which sizes fit PARITY, 2DYCK, (aa)*, Dyck-(2,2) (prediction)
+     at each training length.
+
+Scales: `smoke` (about a minute: the test suite runs it), `small` (at most ~30 min on a
+2-core CPU), `paper` (accelerator).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+import traceback
+from typing import Any, Callable
+
+import jax
+import ml_collections
+
+from limits import checkpoint, construct, experiment, probes
+from limits import config as config_lib
+from limits import train as train_lib
+from limits.models import constructions
+from limits.probes import common as probe_common
+from limits.probes import figures
+
+SCALES: dict[str, dict[str, Any]] = {
+    # smoke: every code path once, the fewest compiled programs (the test suite runs it)
+    "smoke": dict(width=16, steps=10, batch=16, depths="1", heads="1,2", train_max=8,
+                  sens_max=64, sens_points=2, cc_max=64, xent_max=16, xent_points=2,
+                  xent_strings=32, restr_max=8, restr_points=1, restr_k=8, restr_rounds=2,
+                  sweep_lengths=(4, 8), sweep_depths="1", sweep_heads="1,2", sweep_steps=10,
+                  t6_languages=("dyck:k=2",), t1_attentions=("hard_unique",),
+                  sweep_languages=("parity", "aa_star"), lemma5_random=("soft",)),
+    "small": dict(width=32, steps=600, batch=32, depths="1,2", heads="1,2", train_max=16,
+                  sens_max=4096, sens_points=9, cc_max=1000, xent_max=128, xent_points=5,
+                  xent_strings=128, restr_max=64, restr_points=3, restr_k=16, restr_rounds=4,
+                  sweep_lengths=(8, 16), sweep_depths="1,2", sweep_heads="1,2",
+                  sweep_steps=600),
+    "paper": dict(width=64, steps=5000, batch=64, depths="1-4", heads="1,2,4", train_max=40,
+                  sens_max=4096, sens_points=13, cc_max=4000, xent_max=512, xent_points=8,
+                  xent_strings=512, restr_max=256, restr_points=6, restr_k=32, restr_rounds=8,
+                  sweep_lengths=(8, 16, 32, 64), sweep_depths="1-4", sweep_heads="1,2,4,8",
+                  sweep_steps=5000),
+}
+
+
+def _config(language: str, task: str, s: dict, **model) -> ml_collections.ConfigDict:
+  """A small experiment's ConfigDict: the paper's model at this scale."""
+  even = language.startswith(("dyck", "aa_star"))
+  hi = s["train_max"]
+  c = ml_collections.ConfigDict()
+  c.model = {**dict(depth=2, heads=2, width=s["width"], mlp_width=2 * s["width"]), **model}
+  c.data = dict(language=language, task=task,
+                train_lengths=f"2-{hi}:2" if even else f"1-{hi}",
+                eval_lengths=f"{hi}")
+  c.train = dict(steps=s["steps"], batch_size=s["batch"], learning_rate=3e-3, warmup_steps=20,
+                 checkpoint_every=max(s["steps"], 1), log_every=max(s["steps"] // 4, 1))
+  c.eval = dict(batch_size=32, bucket=8, group=4)
+  c.sweep = dict(depths="", heads="", seeds="", learning_rates="", train_lengths="")
+  return c
+
+
+class Report:
+  """Markdown sections; figures linked relative to the report."""
+
+  def __init__(self, workdir: str, scale: str):
+    self.workdir, self.lines = workdir, [f"# Hahn (2020) reproduced: scale `{scale}`", ""]
+
+  def add(self, *lines: str) -> None:
+    self.lines.extend(lines)
+
+  def figure(self, path: str, caption: str) -> None:
+    self.lines.append(f"![{caption}]({os.path.relpath(path, self.workdir)})")
+    self.lines.append("")
+
+  def table(self, header: list[str], rows: list[list[Any]]) -> None:
+    fmt = lambda v: (f"{v:.4g}" if isinstance(v, float) else "-" if v is None else str(v))
+    self.lines.append("| " + " | ".join(header) + " |")
+    self.lines.append("|" + "---|" * len(header))
+    for r in rows:
+      self.lines.append("| " + " | ".join(fmt(v) for v in r) + " |")
+    self.lines.append("")
+
+  def write(self) -> str:
+    path = os.path.join(self.workdir, "report.md")
+    with open(path + ".tmp", "w") as f:
+      f.write("\n".join(self.lines) + "\n")
+    os.replace(path + ".tmp", path)
+    return path
+
+
+def _save(result: dict, outdir: str, name: str) -> list[str]:
+  os.makedirs(outdir, exist_ok=True)
+  with open(os.path.join(outdir, f"{name}.json"), "w") as f:
+    json.dump(probe_common.jsonable(result), f, indent=1)
+  return figures.draw(result, outdir, name)
+
+
+def _train(cfg: ml_collections.ConfigDict, workdir: str, log) -> tuple[Any, Any]:
+  exp = config_lib.validate(cfg)
+  experiment.run(exp, workdir, log=lambda s: None)
+  exp, state = checkpoint.load_workdir(workdir)
+  log(f"  trained {workdir}")
+  return train_lib.make_setup(exp), state.params
+
+
+def _construction(name: str, workdir: str, **options) -> tuple[Any, Any]:
+  c = constructions.build(name, **options)
+  exp = construct.experiment(c)
+  if not os.path.exists(os.path.join(workdir, checkpoint.CONFIG_FILE)):
+    construct.write(c, workdir)  # a rerun (or a second experiment) reuses it
+  return train_lib.make_setup(exp), construct.state(c, exp).params
+
+
+def _label(result: dict, label: str) -> dict:
+  for m in result["members"]:
+    m["label"] = label if len(result["members"]) == 1 else f"{label} #{m['member']} L={m['depth']} H={m['heads']}"
+  return result
+
+
+def _merge(results: list[dict]) -> dict:
+  out = dict(results[0])
+  out["members"] = [m for r in results for m in r["members"]]
+  return out
+
+
+# The experiments ---------------------------------------------------------------------
+def lemma5(s: dict, wd: str, rep: Report, log) -> None:
+  rep.add("## 1. Lemma 5: one symbol moves y_n^(L) by O(1/n)", "",
+          "**Claim.** For soft attention without layer norm, changing one input x_i (i < n) "
+          "changes y_n^(L) by at most H^L C^{2L} D / n: the log-log slope against n is at "
+          "most -1. Layer norm at eps = 0 (Chiang & Cholak) is not Lipschitz and escapes "
+          "the bound; log-n scaled attention makes A grow with n.", "")
+  fields = dict(max_length=s["sens_max"], points=s["sens_points"])
+  runs = []
+  random_models = {"soft": ("soft, no layer norm", dict()),
+                   "ln0": ("soft, final layer norm eps=0", dict(layer_norm="final", ln_eps=0.0)),
+                   "scaled": ("log-n scaled attention", dict(attention="scaled"))}
+  for key in s.get("lemma5_random", tuple(random_models)):
+    name, model = random_models[key]
+    cfg = _config("parity", "recognition", s, depth=2, heads=2, **model)
+    setup = train_lib.make_setup(config_lib.validate(cfg))
+    runs.append(_label(probes.run("sensitivity", setup, train_lib.init_state(setup).params, fields),
+                       f"random {name}"))
+  for name in ("cc_parity", "cc_parity_ln"):
+    setup, params = _construction(name, os.path.join(wd, "constructions", name))
+    runs.append(_label(probes.run("sensitivity", setup, params, fields), f"C&C {name}"))
+  res = _merge(runs)
+  paths = _save(res, os.path.join(wd, "lemma5"), "sensitivity")
+  rows = []
+  for m in res["members"]:
+    last = m["per_n"][-1]
+    rows.append([m["label"], m["slope"], m["slope_ci"] and f"[{m['slope_ci'][0]:.3f}, {m['slope_ci'][1]:.3f}]",
+                 last["mean_change"], last["max_change"], last.get("bound"),
+                 m.get("bound_holds", m["bound_note"] or None)])
+  rep.add(f"**Measured** (random strings, n = {res['lengths'][0]}..{res['lengths'][-1]}, "
+          f"log-spaced; change of y_n^(L), mean over strings and positions):", "")
+  rep.table(["model", "slope", "95% CI", f"mean change n={res['lengths'][-1]}", "max change",
+             "bound (paper form)", "bound holds / why none"], rows)
+  rep.figure(paths[0], "Lemma 5")
+
+
+def cc_parity(s: dict, wd: str, rep: Report, log) -> None:
+  rep.add("## 2. Chiang & Cholak's exact PARITY transformer", "",
+          "**Claim.** A 2-layer soft transformer recognises PARITY exactly at every n, but "
+          "its logit is +-1/(n+1)^2, so the cross-entropy tends to 1 bit (chance); a final "
+          "layer norm at eps = 0 restores constant confidence.", "")
+  fields = dict(min_length=2, max_length=s["cc_max"], points=6, strings=64)
+  runs = []
+  for name in ("cc_parity", "cc_parity_ln"):
+    setup, params = _construction(name, os.path.join(wd, "constructions", name))
+    runs.append(_label(probes.run("xent", setup, params, fields), name))
+  res = _merge(runs)
+  paths = _save(res, os.path.join(wd, "cc_parity"), "xent")
+  rep.add("**Measured** (balanced members/non-members of each n):", "")
+  rep.table(["n"] + [f"{m['label']} acc" for m in res["members"]] +
+            [f"{m['label']} xent bits" for m in res["members"]],
+            [[r["n"]] + [m["per_n"][i]["accuracy"] for m in res["members"]] +
+             [m["per_n"][i]["xent_bits"] for m in res["members"]]
+             for i, r in enumerate(res["members"][0]["per_n"])])
+  rep.figure(paths[0], "C&C PARITY")
+
+
+def theorem6(s: dict, wd: str, rep: Report, log) -> None:
+  rep.add("## 3. Theorem 6: soft attention's next-symbol cross-entropy", "",
+          "**Claim.** For soft attention, next-symbol cross-entropy on PARITY approaches "
+          "unigram chance as n grows; on 2DYCK it stays at least P_0 (1-p) bits above "
+          "optimal. LSTMs reach the optimum on finite-state languages.", "")
+  fields = dict(min_length=2, max_length=s["xent_max"], points=s["xent_points"],
+                strings=s["xent_strings"])
+  for lang in s.get("t6_languages", ("parity", "dyck:k=2")):
+    runs = []
+    cfg = _config(lang, "prediction", s)
+    cfg.sweep.update(depths=s["depths"], heads=s["heads"])
+    tag = lang.split(":")[0]
+    setup, params = _train(cfg, os.path.join(wd, "runs", f"{tag}_prediction_soft"), log)
+    runs.append(_label(probes.run("xent", setup, params, fields), "soft"))
+    cfg = _config(lang, "prediction", s, kind="lstm", depth=1)
+    setup, params = _train(cfg, os.path.join(wd, "runs", f"{tag}_prediction_lstm"), log)
+    runs.append(_label(probes.run("xent", setup, params, fields), "LSTM"))
+    res = _merge(runs)
+    paths = _save(res, os.path.join(wd, "theorem6"), f"xent_{tag}")
+    rows = []
+    for m in res["members"]:
+      r = m["per_n"][-1]
+      rows.append([m["label"], r["n"], r["xent_last_bits"], r["optimal_last_bits"],
+                   r["chance_last_bits"], r["excess_last_bits"], r.get("excess_bound_bits")])
+    rep.add(f"**Measured, {lang}** (trained on lengths up to {s['train_max']}; "
+            f"at the largest n, last position):", "")
+    rep.table(["model", "n", "xent bits", "optimal", "chance", "excess", "Thm 6 bound P_0(1-p)"], rows)
+    rep.figure(paths[0], f"Theorem 6 {lang}")
+
+
+def theorem1(s: dict, wd: str, rep: Report, log) -> None:
+  rep.add("## 4. Theorem 1: hard attention depends on few inputs after a restriction", "",
+          "**Claim.** For a UHAT transformer, fixing at most half the inputs leaves the "
+          "output depending on a constant number of the free ones; a PARITY recogniser needs "
+          "all of them. 1* and a^n b^n are UHAT-recognisable (few influential positions).", "")
+  fields = dict(min_length=8, max_length=s["restr_max"], points=s["restr_points"],
+                completions=s["restr_k"], greedy_rounds=s["restr_rounds"], random_restrictions=2)
+  runs = []
+  for name, options in (("hard_one", {}), ("hard_anbn", {}), ("yao_dyck", dict(k=2, depth=3))):
+    setup, params = _construction(name, os.path.join(wd, "constructions", name), **options)
+    runs.append(_label(probes.run("restriction", setup, params, fields), f"UHAT construction {name}"))
+  for att in s.get("t1_attentions", ("hard_unique", "hard_average", "soft")):
+    cfg = _config("parity", "recognition", s, attention=att)
+    setup, params = _train(cfg, os.path.join(wd, "runs", f"parity_recognition_{att}"), log)
+    runs.append(_label(probes.run("restriction", setup, params, fields), f"trained {att} PARITY"))
+  cfg = _config("parity", "recognition", s, kind="lstm", depth=1)
+  setup, params = _train(cfg, os.path.join(wd, "runs", "parity_recognition_lstm"), log)
+  runs.append(_label(probes.run("restriction", setup, params, fields), "trained LSTM PARITY"))
+  res = _merge(runs)
+  paths = _save(res, os.path.join(wd, "theorem1"), "restriction")
+  ns = res["lengths"]
+  rep.add("**Measured** (influential / free positions, C = 0.5, best of greedy and random "
+          "restrictions):", "")
+  rep.table(["model"] + [f"n={n}" for n in ns],
+            [[m["label"]] + [f"{r['influential']}/{r['free']}" for r in m["per_n"]]
+             for m in res["members"]])
+  rep.figure(paths[0], "Theorem 1")
+
+
+def sweep(s: dict, wd: str, rep: Report, log) -> None:
+  rep.add("## 5. Depth x heads: which sizes fit", "",
+          "**Question.** At each training length, which depth and head counts fit PARITY, "
+          "2DYCK, (aa)* and Dyck-(2,2) (next-symbol prediction; fit = mean accuracy >= 0.9 "
+          "at the training lengths, every position's allowed set right)? Soft attention "
+          "needs growing size for PARITY/2DYCK if Theorem 6 bites.", "")
+  rows = []
+  for lang in s.get("sweep_languages", ("parity", "dyck:k=2", "aa_star",
+                                         "dyck_bounded:k=2,depth=2")):
+    cfg = _config(lang, "prediction", s)
+    even = lang.startswith(("dyck", "aa_star"))
+    sets = [f"2-{n}:2" if even else f"1-{n}" for n in s["sweep_lengths"]]
+    cfg.sweep.update(depths=s["sweep_depths"], heads=s["sweep_heads"], train_lengths=";".join(sets))
+    cfg.train.steps = s["sweep_steps"]
+    cfg.data.eval_lengths = ",".join(sets)
+    tag = lang.replace(":", "_").replace(",", "_").replace("=", "")
+    exp = config_lib.validate(cfg)
+    result_rows = experiment.run(exp, os.path.join(wd, "runs", f"sweep_{tag}"), log=lambda x: None)
+    log(f"  trained sweep {lang}")
+    fits: dict[str, list[tuple[int, int, float]]] = {}
+    by_member: dict[int, list] = {}
+    for r in result_rows:
+      lo, _, hi = str(r["train_length"]).partition("-")
+      if int(lo) <= r["length"] <= int(hi or lo):
+        by_member.setdefault(r["member"], []).append(r)
+    for rs in by_member.values():
+      acc = sum(r["accuracy"] for r in rs) / len(rs)
+      fits.setdefault(rs[0]["train_length"], []).append((rs[0]["depth"], rs[0]["heads"], acc))
+    for train, sizes in sorted(fits.items(), key=lambda kv: int(kv[0].split("-")[-1])):
+      ok = sorted((d * h, d, h) for d, h, a in sizes if a >= 0.9)
+      grid = ", ".join(f"L{d}H{h}:{a:.2f}" for d, h, a in sorted(sizes))
+      rows.append([lang, train, f"L{ok[0][1]} H{ok[0][2]}" if ok else "none", grid])
+  rep.add("**Measured** (accuracy per depth L x heads H; smallest fitting size by L*H):", "")
+  rep.table(["language", "train lengths", "smallest fit", "accuracy by size"], rows)
+
+
+EXPERIMENTS: dict[str, Callable] = {"lemma5": lemma5, "cc_parity": cc_parity,
+                                    "theorem6": theorem6, "theorem1": theorem1, "sweep": sweep}
+
+
+def run(scale: str, workdir: str, log: Callable[[str], None] = print,
+        only: tuple[str, ...] = ()) -> str:
+  """Runs every experiment (or `only` those) at `scale`; returns the report's path."""
+  if scale not in SCALES:
+    raise ValueError(f"--scale: unknown scale {scale!r}; allowed: {', '.join(SCALES)}")
+  for name in only:
+    if name not in EXPERIMENTS:
+      raise ValueError(f"--only: unknown experiment {name!r}; allowed: {', '.join(EXPERIMENTS)}")
+  s = SCALES[scale]
+  os.makedirs(workdir, exist_ok=True)
+  rep = Report(workdir, scale)
+  rep.add(f"JAX {jax.__version__}, {jax.device_count()} {jax.devices()[0].platform} device(s). "
+          "Every number below was measured by this run; the data are in the JSON files next "
+          "to each figure.", "")
+  t0 = time.perf_counter()
+  for name, fn in EXPERIMENTS.items():
+    if only and name not in only:
+      continue
+    t = time.perf_counter()
+    log(f"{name} ...")
+    try:
+      fn(s, workdir, rep, log)
+    except Exception as e:  # one failed experiment is reported, the others still run
+      rep.add(f"**Failed** ({type(e).__name__}: {e}).", "", "```",
+              traceback.format_exc(limit=3).strip(), "```", "")
+      log(f"{name} failed: {type(e).__name__}: {e}")
+    rep.add(f"_({name}: {time.perf_counter() - t:.0f} s)_", "")
+    rep.write()
+  rep.add(f"Total: {(time.perf_counter() - t0) / 60:.1f} min.")
+  return rep.write()
