@@ -32,6 +32,7 @@ from typing import Any, Callable
 
 import jax
 import ml_collections
+import numpy as np
 
 from limits import checkpoint, construct, experiment, probes
 from limits import config as config_lib
@@ -91,7 +92,8 @@ class Report:
     self.lines.append("")
 
   def table(self, header: list[str], rows: list[list[Any]]) -> None:
-    fmt = lambda v: (f"{v:.4g}" if isinstance(v, float) else "-" if v is None else str(v))
+    fmt = lambda v: ("-" if v is None else f"{float(v):.4g}" if isinstance(v, (float, np.floating))
+                     else str(v))
     self.lines.append("| " + " | ".join(header) + " |")
     self.lines.append("|" + "---|" * len(header))
     for r in rows:

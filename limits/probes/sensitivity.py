@@ -170,8 +170,9 @@ def constants(mem: members_lib.Member, lang, stats: dict[str, np.ndarray],
   with np.errstate(over="ignore"):
     paper = float(c.heads) ** c.depth * big_c ** (2 * c.depth) * d * final
     recursive = d * float(np.prod(factors)) * final
-  return {"A": a, "D": d, "lip_f_act": lip, "C": big_c, "layer_factors": factors,
-          "final_ln_lip": final, "numerator_paper": paper, "numerator_recursive": recursive}
+  return {"A": a, "D": d, "lip_f_act": float(lip), "C": float(big_c),
+          "layer_factors": [float(f) for f in factors], "final_ln_lip": float(final),
+          "numerator_paper": float(paper), "numerator_recursive": float(recursive)}
 
 
 def run(setup: train_lib.Setup, params_M: Any, cfg: Config) -> dict[str, Any]:
