@@ -135,6 +135,7 @@ def constants(mem: members_lib.Member, lang, stats: dict[str, np.ndarray],
   """
   c = mem.cfg
   p = mem.params["params"]
+  stats = {k: np.asarray(v, np.float64) for k, v in stats.items()}  # float32 overflows at large A
   emb = np.asarray(p["embed"]["embedding"], np.float64)[:lang.n_symbols]
   d = max((float(np.linalg.norm(emb[a] - emb[b])) for a in range(len(emb))
            for b in range(len(emb)) if a != b), default=0.0)
