@@ -1,6 +1,6 @@
 r"""PARITY recognition with the paper's soft-attention transformer (Hahn 2020 §3-4).
 
-Default (the README's quick start; about 2-3 minutes on a 2-core CPU):
+Default (about 2 minutes on a 2-core CPU; the README's default is configs/sweep.py):
   python -m launch.train --config=configs/parity.py --workdir=workdir/parity
 Smoke (seconds):
   python -m launch.train --config=configs/parity.py:smoke --workdir=/tmp/parity_smoke

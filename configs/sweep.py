@@ -1,7 +1,7 @@
 r"""Architecture sweeps: every depth x heads x seed x lr member in one compiled program.
 
   python -m launch.train --config=configs/sweep.py:smoke --workdir=/tmp/sweep_smoke    # seconds
-  python -m launch.train --config=configs/sweep.py:default --workdir=workdir/sweep     # ~4 min CPU
+  python -m launch.train --config=configs/sweep.py:default --workdir=workdir/sweep     # 3.5 min CPU
   python -m launch.train --config=configs/sweep.py:paper --workdir=workdir/sweep_paper # accelerator
   python -m launch.train --config=configs/sweep.py:deletang --workdir=workdir/deletang
   python -m launch.train --config=configs/sweep.py:hahn --workdir=workdir/hahn

@@ -1,8 +1,8 @@
 r"""Train one experiment, evaluate it over lengths, write results and plots.
 
-  python -m launch.train                                   # the default experiment
+  python -m launch.train                                   # the default: configs/sweep.py
   python -m launch.train --config=configs/parity.py:smoke --workdir=/tmp/p
-  python -m launch.train --config.model.heads=2 --config.train.steps=500
+  python -m launch.train --config=configs/parity.py --config.model.heads=2 --config.train.steps=500
 
 Rerunning the same command resumes from the workdir's latest checkpoint (a damaged one is
 reported in one line and the previous one used).
@@ -24,7 +24,7 @@ from ml_collections import config_flags
 
 from launch import common
 
-DEFAULT_CONFIG = "configs/parity.py"
+DEFAULT_CONFIG = "configs/sweep.py"
 DIVERGED, WRITE_FAILED, PREEMPTED = 3, 74, 143  # exit statuses (74: EX_IOERR; 143: 128 + SIGTERM)
 _CONFIG = config_flags.DEFINE_config_file(
     "config", os.path.join(common.REPO, DEFAULT_CONFIG),
