@@ -96,6 +96,14 @@ def task_tokens(language, task: str, symbols_BxN: jax.Array) -> tuple[jax.Array,
   return tokens.astype(jnp.int32), jnp.full((b,), n, jnp.int32), 1
 
 
+def _chunks(sym_BxN: jax.Array, batch: int) -> tuple[jax.Array, int]:
+  """(sym[chunks, size, N], size): B strings zero-padded to whole chunks of `batch`."""
+  b = sym_BxN.shape[0]
+  size = min(batch, b)
+  padded = -(-b // size) * size
+  return jnp.pad(sym_BxN, ((0, padded - b), (0, 0))).reshape(padded // size, size, -1), size
+
+
 def decide(mem: Member, lang, task: str, params: Any, sym_BxN: jax.Array,
            batch: int = 512) -> jax.Array:
   """int32[B]: the model's decision for each string of n symbols (jittable).
@@ -104,9 +112,7 @@ def decide(mem: Member, lang, task: str, params: Any, sym_BxN: jax.Array,
   `batch` strings per model call (`lax.map`), so memory stays bounded for any B.
   """
   b = sym_BxN.shape[0]
-  size = min(batch, b)
-  padded = -(-b // size) * size
-  sym = jnp.pad(sym_BxN, ((0, padded - b), (0, 0))).reshape(padded // size, size, -1)
+  sym, _ = _chunks(sym_BxN, batch)
 
   def one(s):
     tokens, readout, _ = task_tokens(lang, task, s)
@@ -143,9 +149,7 @@ def population_decide(setup: train_lib.Setup, which, params_M: Any, sym_BxN: jax
   lang, task = setup.language, setup.task
   apply = population_apply(setup, which)
   b = sym_BxN.shape[0]
-  size = min(batch, b)
-  padded = -(-b // size) * size
-  sym = jnp.pad(sym_BxN, ((0, padded - b), (0, 0))).reshape(padded // size, size, -1)
+  sym, size = _chunks(sym_BxN, batch)
 
   def one(s):
     tokens, readout, _ = task_tokens(lang, task, s)
