@@ -99,3 +99,15 @@ def test_load_file_and_bad_json(tmp_path):
   path.write_text("{not json")
   with pytest.raises(ValueError, match="not valid JSON"):
     dfa.load(path=str(path))
+
+
+def test_duplicate_keys_are_a_contradiction(tmp_path):
+  from limits import languages
+  path = tmp_path / "dup.json"
+  path.write_text('{"alphabet": ["a"], "states": ["s", "t"], "start": "s", "accept": ["s"], '
+                  '"transitions": {"s": {"a": "s", "a": "t"}, "t": {"a": "t"}}}')
+  with pytest.raises(ValueError, match="given twice"):
+    languages.make_language(f"dfa:path={path}")
+  path.write_bytes(b"\xff\xfe{}")
+  with pytest.raises(ValueError, match="not UTF-8"):
+    languages.make_language(f"dfa:path={path}")

@@ -121,7 +121,27 @@ def load(p: float = 0.5, path: str | None = None) -> automaton.DFALanguage:
     raise ValueError(f"data.language: dfa file {path!r} does not exist")
   try:
     with open(path) as f:
-      spec = json.load(f)
+      spec = json.load(f, object_pairs_hook=_no_duplicate_keys)
   except json.JSONDecodeError as e:
     raise ValueError(f"dfa {path}: not valid JSON ({e})") from None
+  except UnicodeDecodeError as e:
+    raise ValueError(f"dfa {path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+  except _DuplicateKey as e:
+    raise ValueError(f"dfa {path}: key {e.args[0]!r} is given twice in one object "
+                     f"(a contradictory transition or field); give it once") from None
   return from_dict(spec, name=f"dfa:path={path}", p=p)
+
+
+class _DuplicateKey(Exception):
+  pass
+
+
+def _no_duplicate_keys(pairs):
+  """json object hook: a key given twice (e.g. two moves on one symbol) is an error,
+  not silently the last one."""
+  out = {}
+  for k, v in pairs:
+    if k in out:
+      raise _DuplicateKey(k)
+    out[k] = v
+  return out
