@@ -29,7 +29,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from limits import parallel
+from limits import parallel, results
 
 CONFIG_FILE = "config.json"
 DIGEST_FILE = "state.sha256"
@@ -56,15 +56,8 @@ def _one_line(e: BaseException) -> str:
 def atomic_write_text(path: str, text: str) -> None:
   """Writes `text` to `path` via a temporary file and a rename: a reader (or a run that
   was killed, or a full disk) never leaves a half-written `path` or a stray temporary."""
-  tmp = path + ".tmp"
-  try:
-    with open(tmp, "w") as f:
-      f.write(text)
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
+  with results.atomic_path(path) as tmp, open(tmp, "w") as f:
+    f.write(text)
 
 
 def check_writable(workdir: str) -> None:

@@ -11,17 +11,13 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from limits import results  # noqa: E402
+
 
 def _save(fig, path: str) -> None:
   """PNG via a temporary file and a rename: a full disk leaves no half-written picture."""
-  tmp = path + ".tmp"
-  try:
+  with results.atomic_path(path) as tmp:
     fig.savefig(tmp, dpi=120, format="png")
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
 
 
 def _groups(rows: Sequence[dict[str, Any]]) -> dict[tuple, dict[int, list[dict[str, Any]]]]:
@@ -79,7 +75,6 @@ def length_curves(rows: Sequence[dict[str, Any]], outdir: str, title: str) -> li
 
 def heatmaps(rows: Sequence[dict[str, Any]], outdir: str, title: str) -> list[str]:
   """One depth x heads heatmap of mean out-of-distribution accuracy per training length."""
-  from limits import results  # local: results imports nothing from plots
   paths = []
   table = results.summary(rows)
   for train in sorted({r["train_length"] for r in table}, key=_train_bounds):

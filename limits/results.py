@@ -5,6 +5,7 @@ Only process 0 writes files (callers pass `write=jax.process_index() == 0`).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -93,24 +94,32 @@ def per_length_table(rows: Sequence[dict[str, Any]], metric: str = "accuracy") -
   return table, columns
 
 
+@contextlib.contextmanager
+def atomic_path(path: str):
+  """Yields a temporary path to write; it becomes `path` by a rename on success and is
+  removed on any failure (disk full, a kill's exception), so readers never see a
+  half-written `path` and no stray temporary is left."""
+  tmp = path + ".tmp"
+  try:
+    yield tmp
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise
+
+
 def write_csv(path: str, rows: Sequence[dict[str, Any]]) -> None:
   """Writes rows atomically (a reader never sees a half-written file)."""
   if not rows:
     return
   os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
   columns = list(RESULT_COLUMNS) + [k for k in rows[0] if k not in RESULT_COLUMNS]
-  tmp = path + ".tmp"
-  try:
-    with open(tmp, "w", newline="") as f:
-      w = csv.DictWriter(f, fieldnames=columns)
-      w.writeheader()
-      for r in rows:
-        w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):  # e.g. disk full: leave no half-written temporary behind
-      os.remove(tmp)
-    raise
+  with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+    w = csv.DictWriter(f, fieldnames=columns)
+    w.writeheader()
+    for r in rows:
+      w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()})
 
 
 def read_csv(path: str) -> list[dict[str, str]]:
@@ -136,15 +145,8 @@ class MetricsLog:
               keep.append(line if line.endswith("\n") else line + "\n")
           except json.JSONDecodeError:
             pass  # a line cut by a kill mid-write
-      tmp = path + ".tmp"
-      try:
-        with open(tmp, "w") as f:
-          f.writelines(keep)
-        os.replace(tmp, path)
-      except BaseException:
-        if os.path.exists(tmp):
-          os.remove(tmp)
-        raise
+      with atomic_path(path) as tmp, open(tmp, "w") as f:
+        f.writelines(keep)
 
   def write(self, step: int, metrics: dict[str, float]) -> None:
     """Appends one line; a failed write (disk full) is cut back off before re-raising."""
