@@ -26,6 +26,15 @@ _SHAPES = flags.DEFINE_string("shapes", "tiny,paper", "Shapes to measure: tiny, 
 _STEPS = flags.DEFINE_integer("steps", 10, "Timed steps per measurement.")
 _EVAL_LENGTHS = flags.DEFINE_string("eval_lengths", "41-100",
                                     "Evaluation lengths (Delétang: 41-500).")
+_PARTS = flags.DEFINE_string("parts", "train,first,eval",
+                             "Which measurements: train (populations vs sequential), first "
+                             "(time to first step), eval (bucketed vs per-length evaluation).")
+_PEER_EVERY = flags.DEFINE_integer(
+    "eval_peer_every", 1, "Time the one-program-per-length evaluation on every Nth length "
+    "only and scale its total by the lengths skipped (1 = every length, exact).")
+PARTS = ("train", "first", "eval")
+# The issue's measurement of Delétang et al.'s Haiku evaluation, lengths 41..500, 128 each.
+PEER_EVAL_41_500_S = 2220.0
 
 SHAPES = {
     "paper": dict(depth=5, heads=8, width=64, mlp_width=256, batch=128, length=40),
@@ -89,6 +98,37 @@ def _matmul_rate() -> float:
   return reps * 2 * 1024**3 / (time.perf_counter() - t0)
 
 
+def _eval(exp40, shape_name: str) -> None:
+  """Bucketed Evaluator against one exact-shape program per length (the peer's way)."""
+  import dataclasses
+  import jax
+  import jax.numpy as jnp
+  from limits import config as config_lib, evaluate, train as train_lib
+  lengths = config_lib.parse_lengths(_EVAL_LENGTHS.value, "--eval_lengths")
+  every = max(1, _PEER_EVERY.value)
+  ev_exp = dataclasses.replace(exp40, eval=dataclasses.replace(exp40.eval, batch_size=128))
+  setup = train_lib.make_setup(ev_exp)
+  params = train_lib.init_state(setup).params
+  t0 = time.perf_counter()
+  ev = evaluate.Evaluator(setup)
+  ev(params, lengths)
+  ours = time.perf_counter() - t0
+  print(f"evaluation of lengths {lengths[0]}..{lengths[-1]} ({len(lengths)} lengths x 128 "
+        f"strings, {shape_name} shape): bucketed {ours:.1f} s in {ev.num_programs} programs",
+        flush=True)
+  timed = lengths[::every]
+  t0 = time.perf_counter()
+  for n in timed:
+    fn = jax.jit(evaluate.make_eval_fn(setup, n))  # exact shape: a new program per length
+    jax.block_until_ready(fn(params, jax.random.key(0), jnp.asarray([n], jnp.int32)))
+  peer = (time.perf_counter() - t0) * len(lengths) / len(timed)
+  how = "" if every == 1 else f" (timed on every {every}th length, {len(timed)} programs, scaled)"
+  print(f"  one program per length: {peer:.1f} s{how}; ratio {peer / ours:.2f}x", flush=True)
+  if (lengths[0], lengths[-1], len(lengths)) == (41, 500, 460) and shape_name == "paper":
+    print(f"  against the issue's Delétang et al. measurement ({PEER_EVAL_41_500_S:.0f} s, "
+          f"another run): {PEER_EVAL_41_500_S / ours:.2f}x", flush=True)
+
+
 def sweep(argv: list[str]) -> None:
   from launch import common
   from limits import results
@@ -97,10 +137,14 @@ def sweep(argv: list[str]) -> None:
   for s in shapes:
     if s not in SHAPES:
       common.fail(f"--shapes: unknown shape {s!r}; allowed: {', '.join(SHAPES)}")
+  parts = [p.strip() for p in _PARTS.value.split(",") if p.strip()]
+  for p in parts:
+    if p not in PARTS:
+      common.fail(f"--parts: unknown part {p!r}; allowed: {', '.join(PARTS)}")
   ceiling = _matmul_rate()
   print(f"float32 matmul ceiling (1024x1024, this run): {ceiling / 1e9:.1f} GFLOP/s", flush=True)
   rows, speedup = [], None
-  for name in shapes:
+  for name in (shapes if "train" in parts else ()):
     sh = SHAPES[name]
     k_single = sh["width"] // sh["heads"]
 
@@ -137,36 +181,18 @@ def sweep(argv: list[str]) -> None:
       speedup = pop / seq
     print(f"  {name}: single {single:.2f} member-steps/s", flush=True)
 
-  # Time to first step with training lengths uniform in 1..40: padded to 40, one program.
   import dataclasses
-  from limits import config as config_lib
   shape_name = "paper" if "paper" in shapes else "tiny"
   exp40 = _exp(SHAPES[shape_name])
   exp40 = dataclasses.replace(exp40, data=dataclasses.replace(exp40.data,
                                                               train_lengths=tuple(range(1, 41))))
-  _, first = _time_steps(exp40, 1)
-  print(f"time to first step, train lengths uniform in 1..40 ({shape_name} shape): "
-        f"{first:.1f} s (init + compile + 1 step), 1 program", flush=True)
-
-  # Evaluation: bucketed Evaluator against one exact-shape program per length.
-  import jax
-  from limits import evaluate, train as train_lib
-  lengths = config_lib.parse_lengths(_EVAL_LENGTHS.value, "--eval_lengths")
-  ev_exp = dataclasses.replace(exp40, eval=dataclasses.replace(exp40.eval, batch_size=128))
-  setup = train_lib.make_setup(ev_exp)
-  params = train_lib.init_state(setup).params
-  t0 = time.perf_counter()
-  ev = evaluate.Evaluator(setup)
-  ev(params, lengths)
-  ours = time.perf_counter() - t0
-  t0 = time.perf_counter()
-  for n in lengths:
-    fn = jax.jit(evaluate.make_eval_fn(setup, n))  # exact shape: a new program per length
-    jax.block_until_ready(fn(params, jax.random.key(0), jax.numpy.asarray([n], jax.numpy.int32)))
-  peer = time.perf_counter() - t0
-  print(f"evaluation of lengths {lengths[0]}..{lengths[-1]} ({len(lengths)} lengths x 128 "
-        f"strings): bucketed {ours:.1f} s in {ev.num_programs} programs; one program per "
-        f"length {peer:.1f} s in {len(lengths)} programs; ratio {peer / ours:.2f}x", flush=True)
+  if "first" in parts:
+    # Time to first step with training lengths uniform in 1..40: padded to 40, one program.
+    _, first = _time_steps(exp40, 1)
+    print(f"time to first step, train lengths uniform in 1..40 ({shape_name} shape): "
+          f"{first:.1f} s (init + compile + 1 step), 1 program", flush=True)
+  if "eval" in parts:
+    _eval(exp40, shape_name)
   print()
   print(results.format_table(rows, ("shape", "run", "members", "member_steps_per_s",
                                     "useful_gflops", "ceiling_fraction")))

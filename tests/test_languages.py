@@ -327,3 +327,22 @@ def test_dfa_example_file_is_parity(repo):
   par = languages.make_language("mod:m=2")
   for n in (3, 8):
     np.testing.assert_allclose(lang.prefix_entropies_bits(n), par.prefix_entropies_bits(n))
+
+
+@pytest.mark.parametrize("spec", ["dyck:k=4", "dyck:k=5"])
+def test_dyck_walk_stack_overflow_fallback_is_exact(spec, monkeypatch):
+  """With a tiny first-try stack most rows overflow and the walk is redone with the full
+  stack: the strings equal those of a full stack from the start, and are members."""
+  lang = languages.make_language(spec)
+  n, B = 200, 16
+  lengths = jnp.full((B,), n, jnp.int32)
+  walk = lambda: jax.jit(lambda k: lang.sample_class(k, 1, lengths, n))(jax.random.key(3))
+  monkeypatch.setattr(type(lang), "STACK_SQRT", 100.0)
+  full = np.asarray(walk())
+  monkeypatch.setattr(type(lang), "STACK_SQRT", 0.01)
+  small = np.asarray(walk())
+  np.testing.assert_array_equal(small, full)
+  assert np.asarray(lang.accepts(jnp.asarray(small), lengths)).all()
+  depth = np.cumsum(np.where(small % 2 == 0, 1, -1), axis=1).max(axis=1)
+  per = lang._stack_layout(0)[1]     # the tiny stack is one word: `per` types
+  assert depth.max() > per, "no row overflowed the tiny stack: the fallback went untested"

@@ -246,21 +246,49 @@ class Language(abc.ABC):
     del max_length
     return jnp.ones(lengths_B.shape, bool)
 
-  def recognition(self, key: jax.Array, lengths_B: jax.Array, max_length: int) -> Batch:
-    """Balanced members / non-members of the given exact lengths (label 1 = member).
+  # Whether `recognition` samples members and non-members as separate half batches.
+  SPLIT_CLASSES = False
 
-    Negatives are uniform non-members, or with probability `near_miss_fraction` near
-    misses (see `near_misses`). Where no non-member of a length exists (e.g. (aa)* at
-    even n), the label is 1.
+  def sample_class(self, key: jax.Array, label: int, lengths_B: jax.Array,
+                   max_length: int) -> jax.Array:
+    """int32[B, L]: uniform strings of one class, `label` static (1 members, 0 non-members).
+
+    For label 0, rows whose length has no non-member get a member (`class_exists`). The
+    default calls `sample_symbols`; a language whose classes are sampled by different
+    means (Dyck: ballot walk / rejection) overrides this so each class pays only its own.
     """
-    k_label, k_str = jax.random.split(key)
-    labels_B = jax.random.bernoulli(k_label, 0.5, lengths_B.shape).astype(jnp.int32)
-    labels_B = jnp.where(self.class_exists(lengths_B, max_length), labels_B, 1)
-    sym = self.sample_symbols(k_str, labels_B, lengths_B, max_length)
+    labels_B = jnp.full(lengths_B.shape, label, jnp.int32)
+    if label == 0:
+      labels_B = jnp.where(self.class_exists(lengths_B, max_length), 0, 1)
+    return self.sample_symbols(key, labels_B, lengths_B, max_length)
+
+  def recognition(self, key: jax.Array, lengths_B: jax.Array, max_length: int) -> Batch:
+    """Exactly balanced members / non-members of the given exact lengths (label 1 = member).
+
+    Rows alternate: even rows are uniform members, odd rows uniform non-members, or with
+    probability `near_miss_fraction` near misses (see `near_misses`). Where no non-member
+    of a length exists (e.g. (aa)* at even n), the label is 1. Languages with
+    `SPLIT_CLASSES` sample each class as its own half batch (`sample_class`); the others
+    sample the whole batch in one call of `sample_symbols` (one scan for both labels).
+    """
+    B = lengths_B.shape[0]
+    H = (B + 1) // 2
+    alt_B = jnp.arange(B) % 2 == 0
+    labels_B = jnp.where(alt_B | ~self.class_exists(lengths_B, max_length), 1, 0)
+    k_sym, k_near = jax.random.split(key)
+    if self.SPLIT_CLASSES:
+      len_m = lengths_B[0::2]
+      len_n = jnp.concatenate([lengths_B[1::2], lengths_B[:H - B // 2]])  # odd B: a spare
+      k_mem, k_non = jax.random.split(k_sym)
+      mem = self.sample_class(k_mem, 1, len_m, max_length)
+      non = self.sample_class(k_non, 0, len_n, max_length)
+      sym = jnp.stack([mem, non], axis=1).reshape(2 * H, max_length)[:B]
+    else:
+      sym = self.sample_symbols(k_sym, labels_B, lengths_B, max_length)
     if self.near_miss_fraction > 0:
-      k_near, k_mem, k_sub = jax.random.split(jax.random.fold_in(k_str, 1), 3)
-      near_B = jax.random.bernoulli(k_near, self.near_miss_fraction, labels_B.shape) & (labels_B == 0)
-      members = self.sample_symbols(k_mem, jnp.ones_like(labels_B), lengths_B, max_length)
+      k_near, k_mem, k_sub = jax.random.split(k_near, 3)
+      near_B = jax.random.bernoulli(k_near, self.near_miss_fraction, (B,)) & (labels_B == 0)
+      members = self.sample_class(k_mem, 1, lengths_B, max_length)
       miss, ok_B = self.near_misses(k_sub, members, lengths_B)
       sym = jnp.where((near_B & ok_B)[:, None], miss, sym)
     t = jnp.arange(max_length + 1)[None, :]
@@ -268,7 +296,7 @@ class Language(abc.ABC):
     n = lengths_B[:, None]
     tokens = jnp.where(t < n, sym, jnp.where(t == n, self.eos, self.pad))
     return Batch(tokens_BxT=tokens.astype(jnp.int32), lengths_B=lengths_B.astype(jnp.int32),
-                 labels_B=labels_B)
+                 labels_B=labels_B.astype(jnp.int32))
 
   def prediction(self, key: jax.Array, lengths_B: jax.Array, max_length: int) -> Batch:
     """Generator prefixes x_1..x_m with the exact next-symbol distribution at t = 0..m.
@@ -324,13 +352,14 @@ class Language(abc.ABC):
     return out, found & (a >= 2)
 
   def rejection_sample(self, key: jax.Array, labels_B: jax.Array, lengths_B: jax.Array,
-                       max_length: int) -> jax.Array:
+                       max_length: int, skip_B: jax.Array | None = None) -> jax.Array:
     """int32[B, max_length]: exactly uniform strings of each class, by rejection.
 
     Draws uniform strings until each row's membership equals its label (a while loop:
     static shapes, jittable). Used where the class is not rare (e.g. Dyck non-members).
     Gives up after REJECTION_ROUNDS rounds, leaving the last draw, which only happens if
     the class is empty at that length (`check_length` rules that out for members).
+    Rows where `skip_B` is True are not sampled (their output is the first draw).
     """
     B = labels_B.shape[0]
     want = labels_B == 1
@@ -346,7 +375,8 @@ class Language(abc.ABC):
       return (i < REJECTION_ROUNDS) & ~jnp.all(done)
 
     out0 = jnp.zeros((B, max_length), jnp.int32)
-    _, out, _ = jax.lax.while_loop(cond, body, (jnp.int32(0), out0, jnp.zeros((B,), bool)))
+    done0 = jnp.zeros((B,), bool) if skip_B is None else skip_B
+    _, out, _ = jax.lax.while_loop(cond, body, (jnp.int32(0), out0, done0))
     return out
 
   def sample(self, task: str, key: jax.Array, lengths_B: jax.Array, max_length: int) -> Batch:

@@ -25,11 +25,14 @@ closes with probability 1. Note p here is the probability to *continue* (the PCF
 unlike PARITY's stop probability. q depends on the depth and on the top bracket's type;
 its entropy only on the depth, so exact cross-entropies are a DP over depth.
 
-Sampling is one right-aligned scan over positions (`_walk`): the depth walk by inverse
-CDF from one integer uniform per symbol, and the open types on a stack in the carry, so
-closing types need no search. The oracle and the targets resolve the top bracket after
-t symbols without a stack (`top_positions`): it is the open symbol right after the last
-time u < t at which the depth was depth_t - 1 (a predecessor search in sorted keys).
+Sampling. Members: one right-aligned scan over positions (`_walk`): the depth walk by
+fixed-point thresholds from one 24-bit uniform per symbol, the open types on a
+bit-packed stack in the carry, so a close pops its type and needs no search; the stack
+first holds ~3 sqrt(L) slots and the walk is redone with the full stack (same uniforms,
+same result) in the rare case a row goes deeper. Non-members: uniform strings by
+rejection. The oracle (`accepts`) is one left-to-right pass with the same stack that
+stops once every row has failed or ended; the prediction targets read the depth and
+top type after every prefix from one scan (`_depths_and_tops`).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ import numpy as np
 from limits.languages import automaton, base
 
 BRACKETS = "()[]{}<>"
+UNROLL = 1   # scan steps per loop iteration (XLA:CPU pays per kernel launch, not per row)
 NEG_INF = -np.inf
 
 
@@ -54,25 +58,11 @@ def bracket_alphabet(k: int) -> tuple[str, ...]:
   return tuple(c for j in range(k) for c in (string.ascii_lowercase[j], string.ascii_uppercase[j]))
 
 
-def top_positions(depth_BxT1: jax.Array) -> tuple[jax.Array, jax.Array]:
-  """For each time t: index u of the open symbol on top of the stack after t symbols.
-
-  depth_BxT1: depth after t = 0..L symbols of a valid bracket prefix. Returns (int32[B, T1]
-  symbol index, bool[B, T1] valid); valid is False where the depth is 0.
-  """
-  T1 = depth_BxT1.shape[1]
-  dep = jnp.clip(depth_BxT1, 0, T1).astype(jnp.int32)
-  u = jnp.arange(T1, dtype=jnp.int32)[None, :]
-  keys = jnp.sort(dep * T1 + u, axis=1)
-  query = (dep - 1) * T1 + u
-  idx = jax.vmap(lambda s, q: jnp.searchsorted(s, q, side="left"))(keys, query) - 1
-  pred = jnp.take_along_axis(keys, jnp.clip(idx, 0, T1 - 1), axis=1)
-  valid = (idx >= 0) & (pred // T1 == dep - 1) & (dep > 0)
-  return pred % T1, valid
-
-
 class Dyck(base.Language):
   """k-DYCK, or Dyck-(k, D) when `depth` is given."""
+
+  SPLIT_CLASSES = True   # members: ballot walk; non-members: rejection
+  STACK_SQRT = 3.0       # the walk's first try keeps ~STACK_SQRT * sqrt(L) stack slots
 
   def __init__(self, p: float = 0.5, k: int = 2, depth: int | None = None):
     super().__init__(p)
@@ -144,134 +134,207 @@ class Dyck(base.Language):
                        f"length; use even lengths such as {n - 1 if n > 1 else 2} or {n + 1})")
 
   # Sampling ---------------------------------------------------------------------
-  def _too_deep(self, d_B):
-    return (d_B >= self.depth) if self.depth is not None else jnp.zeros(d_B.shape, bool)
+  def _stack_layout(self, slots: int) -> tuple[int, int, int]:
+    """(bits per type, types per uint32 word, words) of a bit-packed stack of `slots`
+    types; k = 1 needs no stack (every close matches)."""
+    bits = max(1, (self.k - 1).bit_length())
+    per = 32 // bits
+    return bits, per, (-(-slots // per) if self.k > 1 else 0)
 
-  def _walk(self, key, lengths_B, max_length, log_weights, table):
-    """Right-aligned forward walk over depth with the stack of open types in the carry.
+  # The stack of open types: a tuple of uint32[B] words, b = ceil(log2 k) bits per type,
+  # 32 // b types per word, slot i in word i // per. Separate words (not one [B, W]
+  # array) keep every read and write elementwise, so XLA:CPU fuses a whole scan step.
+  def _empty_stack(self, slots: int, batch: int) -> tuple[jax.Array, ...]:
+    return (jnp.zeros((batch,), jnp.uint32),) * self._stack_layout(slots)[2]
 
-    At step j every row has r = L - 1 - j symbols to go (a string of length n occupies
-    steps L - n .. L - 1), so the scan reads one row table[j + 1] (log counts at r) and no
-    per-row table index. log_weights(row, d_B, dead_B, lab_B) -> float32[B, 4]: log weight
-    of the groups 0 open (uniform type), 1 close the top, 2 wrong close, 3 any symbol
-    (dead prefixes only). One integer uniform picks the group by inverse CDF; groups of
-    weight 0 are never taken. Returns int32[B, L] symbols.
-    """
-    B, L, k = lengths_B.shape[0], max_length, self.k
-    W = self.dcap(L) + 1
-    k_u, k_open, k_off, k_any = jax.random.split(key, 4)
-    u_LxB = base.uniform_ints(k_u, (L, B)).astype(jnp.float32) * (2.0 ** -base.UNIFORM_BITS)
-    open_LxB = base.uniform_symbols(k_open, L, B, k)
-    off_LxB = base.uniform_symbols(k_off, L, B, max(k - 1, 1)) + 1
-    any_LxB = base.uniform_symbols(k_any, L, B, 2 * k)
-    first_B = L - lengths_B
-    rows = jnp.arange(B)
+  def _read(self, stack, slot_B):
+    """uint32[B]: the type at stack slot `slot_B` (0 for k = 1: no stack; 0 past the end)."""
+    if not stack:
+      return jnp.zeros(slot_B.shape, jnp.uint32)
+    bits, per, _ = self._stack_layout(0)
+    slot_B = slot_B.astype(jnp.uint32)
+    w_B = slot_B // per
+    word = stack[0]
+    for i in range(1, len(stack)):
+      word = jnp.where(w_B == i, stack[i], word)
+    return (word >> ((slot_B % per) * bits)) & jnp.uint32((1 << bits) - 1)
 
-    def step(carry, inp):
-      d_B, dead_B, stack_BxW = carry
-      j, u_B, open_B, off_B, any_B = inp
-      logw = log_weights(jax.lax.dynamic_index_in_dim(table, j + 1, keepdims=False),
-                         d_B, dead_B)
-      w = jnp.exp(logw - jnp.max(logw, axis=1, keepdims=True))
-      cum = jnp.cumsum(w, axis=1)
-      x = u_B * cum[:, -1]
-      # The last group of positive weight whose interval starts at or below x.
-      grp = jnp.zeros((B,), jnp.int32)
-      for g in range(1, 4):
-        grp = jnp.where((w[:, g] > 0) & (cum[:, g - 1] <= x), g, grp)
-      grp = jnp.where(dead_B, 3, grp)
-      has_top = d_B > 0
-      top = stack_BxW[rows, jnp.clip(d_B - 1, 0, W - 1)]
-      wrong = jnp.where(has_top, (top + off_B) % k, open_B)
-      sym = jnp.select([grp == 0, grp == 1, grp == 2],
-                       [2 * open_B, 2 * top + 1, 2 * wrong + 1], any_B)
-      active = j >= first_B
-      kill = (grp >= 2) | ((grp == 0) & self._too_deep(d_B))
-      push = active & (grp == 0) & ~kill
-      stack_BxW = stack_BxW.at[rows, jnp.clip(d_B, 0, W - 1)].set(
-          jnp.where(push, open_B, stack_BxW[rows, jnp.clip(d_B, 0, W - 1)]))
-      d_new = jnp.where(grp == 0, d_B + 1, jnp.where(grp == 1, d_B - 1, d_B))
-      d_B = jnp.where(active & ~kill, d_new, d_B)
-      return (d_B, dead_B | (active & kill), stack_BxW), sym.astype(jnp.int32)
-
-    init = (jnp.zeros((B,), jnp.int32), jnp.zeros((B,), bool), jnp.zeros((B, W), jnp.int32))
-    _, sym_LxB = jax.lax.scan(step, init, (jnp.arange(L), u_LxB, open_LxB, off_LxB, any_LxB))
-    src = jnp.clip(jnp.arange(L)[None, :] + first_B[:, None], 0, L - 1)
-    return sym_LxB[src, rows[:, None]]
+  def _write(self, stack, slot_B, type_B, do_B):
+    """The stack with `type_B` stored at slot `slot_B` where `do_B`. A slot past the end
+    is dropped: callers bound the depth or detect the overflow."""
+    if not stack:
+      return stack
+    bits, per, _ = self._stack_layout(0)
+    slot_B = slot_B.astype(jnp.uint32)
+    sh = (slot_B % per) * bits
+    w_B = jnp.where(do_B, slot_B // per, jnp.uint32(len(stack)))
+    clear = ~(jnp.uint32((1 << bits) - 1) << sh)
+    put = type_B.astype(jnp.uint32) << sh
+    return tuple(jnp.where(w_B == i, (x & clear) | put, x) for i, x in enumerate(stack))
 
   @functools.lru_cache(maxsize=None)
-  def _step_tables(self, max_length: int):
-    """Tables in step order (row i at r = L - i) for `_walk`: recognition rows hold both
-    labels' log counts and the log dead count, float32[L+1, 2W+1]; prefix rows the log
-    survival weights, float32[L+1, W]."""
-    count, dead, log_w = self.np_tables(max_length)
-    rec = np.concatenate([count[:, ::-1].transpose(1, 0, 2).reshape(count.shape[1], -1),
-                          dead[::-1, None]], axis=1)
+  def _thresholds(self, max_length: int, kind: str) -> jax.Array:
+    """int32[L, W]: fixed-point P(open | depth d) when r symbols follow (row r). kind "member": uniform members (open weight
+    k M_r(d+1), close M_r(d-1)); "prefix": the generator conditioned on m steps without
+    EOS (open e_open(d) S_r(d+1), close e_close(d) S_r(d-1), S the survival weight)."""
+    L = max_length
+    count, _, log_w = self.np_tables(L)
+    dc = self.dcap(L)
+    d = np.arange(min(dc, L // 2 if kind == "member" else L) + 1)
+    up = np.minimum(d + 1, dc + 1)          # column dc + 1 is the -inf sentinel
+    with np.errstate(divide="ignore"):
+      if kind == "member":
+        lo = math.log(self.k) + count[1][:, up]
+        lc = np.where(d > 0, count[1][:, np.maximum(d - 1, 0)], NEG_INF)
+      else:
+        e_open, e_close, _ = self.emissions(dc)
+        lo = np.log(e_open[d]) + log_w[:, up]
+        lc = np.where(d > 0, np.log(e_close[d]) + log_w[:, np.maximum(d - 1, 0)], NEG_INF)
+    with np.errstate(invalid="ignore"):
+      p = np.exp(lo - np.logaddexp(lo, lc))
+    p = np.where(np.isfinite(p), p, 1.0)      # unreachable (r, d): any choice
+    th = base.fixed_point(p[:L])              # row r: r symbols follow this one
     with jax.ensure_compile_time_eval():
-      return jnp.asarray(rec, jnp.float32), jnp.asarray(log_w[::-1], jnp.float32)
+      return jnp.asarray(np.ascontiguousarray(th), jnp.int32)
+
+  def _walk(self, key, lengths_B, max_length, kind):
+    """Right-aligned forward walk over depth, open types on a bit-packed stack.
+
+    At step j every row has r = L - 1 - j symbols to go (a string of length n occupies
+    steps L - n .. L - 1), so the scan reads one threshold row th[r] (`_thresholds`) for
+    all rows. One 24-bit uniform per symbol decides open / close (the same random word's
+    low bits give the type when k is a power of two); an open pushes a uniform type (b = ceil(log2 k) bits, 32 // b per stack word) and a close pops the
+    top, so it always matches. Rows are shifted back to start at 0 at the end. Returns
+    int32[B, L] symbols.
+    """
+    th = self._thresholds(max_length, kind)[::-1]     # step order: row j has r = L - 1 - j
+    B, L, W = lengths_B.shape[0], max_length, th.shape[1]
+    k_u, k_t = jax.random.split(key)
+    w_LxB = jax.random.bits(k_u, (L, B), jnp.uint32)
+    u_LxB = (w_LxB >> (32 - base.UNIFORM_BITS)).astype(jnp.int32)
+    if self.k & (self.k - 1) == 0 and self.k <= 1 << (32 - base.UNIFORM_BITS):
+      t_LxB = w_LxB & jnp.uint32(self.k - 1)     # the word's low bits, unused by u
+    else:
+      t_LxB = base.uniform_symbols(k_t, L, B, self.k).astype(jnp.uint32)
+    first_B = L - lengths_B
+
+    def run(slots):
+      def step(carry, inp):
+        d_B, top_B, st = carry
+        j, th_W, u_B, t_B = inp
+        active = j >= first_B
+        is_open = u_B < th_W[jnp.minimum(d_B, W - 1)]
+        sym = jnp.where(is_open, 2 * t_B, 2 * self._read(st, d_B - 1) + 1).astype(jnp.int32)
+        st = self._write(st, d_B, t_B, is_open & active)
+        d_B = jnp.where(active, jnp.where(is_open, d_B + 1, d_B - 1), d_B)
+        return (d_B, jnp.maximum(top_B, d_B), st), sym
+
+      z = jnp.zeros((B,), jnp.int32)
+      (_, top_B, _), sym_LxB = jax.lax.scan(step, (z, z, self._empty_stack(slots, B)),
+                                            (jnp.arange(L), th, u_LxB, t_LxB))
+      return sym_LxB, jnp.max(top_B) > slots
+
+    # A stack of ~3 sqrt(L) slots rarely overflows (the height of a random walk bridge is
+    # ~ sqrt(L)); if a row does, the walk is redone with the full stack from the same
+    # uniforms, so the result is exactly the full-stack walk either way.
+    _, per, _ = self._stack_layout(0)
+    small = W if self.k == 1 else min(W, per * max(1, round(self.STACK_SQRT * math.sqrt(L) / per)))
+    sym_LxB, overflow = run(small)
+    if small < W:
+      sym_LxB = jax.lax.cond(overflow, lambda: run(W)[0], lambda: sym_LxB)
+    return automaton.left_align(sym_LxB, first_B)
+
+  def sample_class(self, key, label, lengths_B, max_length):
+    if label == 1:
+      return self._walk(key, lengths_B, max_length, "member")
+    return self._non_members(key, lengths_B, max_length)
+
+  def _non_members(self, key, lengths_B, max_length):
+    """int32[B, L]: uniform non-members by rejection (at n >= 4 most uniform strings are
+    non-members, so the loop body rarely runs). Works on [L, B] strings, the layout the
+    oracle scans. Length 0 has no non-member (the empty string): such rows keep a draw."""
+    B, L = lengths_B.shape[0], max_length
+    draw = lambda i: base.uniform_symbols(jax.random.fold_in(key, i), L, B, 2 * self.k)
+    x0 = draw(0)
+    bad0 = self._accepts_LxB(x0, lengths_B) & (lengths_B > 0)
+
+    def body(carry):
+      i, x, bad = carry
+      cand = draw(i)
+      x = jnp.where(bad[None, :], cand, x)
+      return i + 1, x, bad & self._accepts_LxB(cand, lengths_B)
+
+    def cond(carry):
+      i, _, bad = carry
+      return (i < base.REJECTION_ROUNDS) & jnp.any(bad)
+
+    _, x, _ = jax.lax.while_loop(cond, body, (jnp.int32(1), x0, bad0))
+    return x.T
 
   def sample_symbols(self, key, labels_B, lengths_B, max_length):
-    table = self._step_tables(max_length)[0]
-    W = (table.shape[1] - 1) // 2
-    lk = math.log(self.k)
-    lk1 = math.log(self.k - 1) if self.k > 1 else -jnp.inf
-    lab = labels_B.astype(jnp.int32)
-
-    def log_weights(row, d_B, dead_B):
-      del dead_B
-      die = jnp.where(lab == 0, row[-1], -jnp.inf)
-      at = lambda dd: row[lab * W + jnp.clip(dd, 0, W - 1)]
-      up = lk + jnp.where(self._too_deep(d_B), die, at(d_B + 1))
-      down = jnp.where(d_B > 0, at(d_B - 1), -jnp.inf)
-      bad = jnp.where(d_B > 0, lk1, lk) + die
-      return jnp.stack([up, down, bad, jnp.full_like(up, -jnp.inf)], -1)
-
-    return self._walk(key, lengths_B, max_length, log_weights, table)
+    k_m, k_n = jax.random.split(key)
+    mem = self._walk(k_m, lengths_B, max_length, "member")
+    non = self._non_members(k_n, lengths_B, max_length)
+    return jnp.where((labels_B == 1)[:, None], mem, non)
 
   def sample_prefixes(self, key, lengths_B, max_length):
-    _, _, _, (e_open, e_close, _) = self._dev(max_length)
-    lo, lc = jnp.log(e_open), jnp.log(e_close)
-    dc = e_open.shape[0] - 1
-    table = self._step_tables(max_length)[1]
-    W = table.shape[1]
-
-    def log_weights(row, d_B, dead_B):
-      del dead_B
-      at = lambda dd: row[jnp.clip(dd, 0, W - 1)]
-      dd = jnp.clip(d_B, 0, dc)
-      up = lo[dd] + at(d_B + 1)
-      down = jnp.where(d_B > 0, lc[dd] + at(d_B - 1), -jnp.inf)
-      none = jnp.full_like(up, -jnp.inf)
-      return jnp.stack([up, down, none, none], -1)
-
-    return self._walk(key, lengths_B, max_length, log_weights, table)
+    return self._walk(key, lengths_B, max_length, "prefix")
 
   # Oracle and targets -------------------------------------------------------------
-  def _depths(self, symbols_BxL, lengths_B=None):
-    L = symbols_BxL.shape[1]
-    step = jnp.where(symbols_BxL % 2 == 0, 1, -1)
-    if lengths_B is not None:
-      step = jnp.where(jnp.arange(L)[None, :] < lengths_B[:, None], step, 0)
-    return jnp.pad(jnp.cumsum(step, axis=1), ((0, 0), (1, 0)))    # [B, L+1]
+  def _depths_and_tops(self, symbols_BxL):
+    """(int32[B, L+1] depth after t symbols, int32[B, L+1] type on top after t symbols)
+    of bracket prefixes, by one scan with the stack (prefixes may go as deep as L, or D
+    for Dyck-(k, D); a close at depth 0 leaves depth 0)."""
+    B, L = symbols_BxL.shape
+
+    def step(carry, x_B):
+      d_B, st_BxN = carry
+      is_open = x_B % 2 == 0
+      st_BxN = self._write(st_BxN, d_B, x_B // 2, is_open)
+      d_B = jnp.where(is_open, d_B + 1, jnp.maximum(d_B - 1, 0))
+      return (d_B, st_BxN), (d_B, self._read(st_BxN, d_B - 1).astype(jnp.int32))
+
+    init = (jnp.zeros((B,), jnp.int32), self._empty_stack(max(self.dcap(L), 1), B))
+    _, (dep_LxB, top_LxB) = jax.lax.scan(step, init, symbols_BxL.T)
+    pad = lambda x_LxB: jnp.concatenate([jnp.zeros((1, B), jnp.int32), x_LxB]).T
+    return pad(dep_LxB), pad(top_LxB)
 
   def accepts(self, symbols_BxL, lengths_B):
-    B, L = symbols_BxL.shape
-    dep = self._depths(symbols_BxL, lengths_B)
-    ok = (jnp.min(dep, 1) >= 0) & (jnp.take_along_axis(dep, lengths_B[:, None], 1)[:, 0] == 0)
-    if self.depth is not None:
-      ok &= jnp.max(dep, 1) <= self.depth
-    pos, _ = top_positions(dep)
-    top_sym = jnp.take_along_axis(symbols_BxL, jnp.clip(pos[:, :L], 0, L - 1), axis=1)
-    closes = (symbols_BxL % 2 == 1) & (jnp.arange(L)[None, :] < lengths_B[:, None])
-    return ok & jnp.all(~closes | (top_sym // 2 == symbols_BxL // 2), axis=1)
+    return self._accepts_LxB(symbols_BxL.T, lengths_B)
+
+  def _accepts_LxB(self, x_LxB, lengths_B):
+    """Membership of strings given as [L, B], by one left-to-right pass with the stack,
+    stopping as soon as every row has failed or ended (uniform strings fail within a few
+    dozen symbols)."""
+    L, B = x_LxB.shape
+    cap = max(L // 2, 1) if self.depth is None else min(max(L // 2, 1), self.depth)
+
+    def body(carry):
+      t, d_B, ok_B, st = carry
+      x_B = jax.lax.dynamic_index_in_dim(x_LxB, t, keepdims=False)
+      live = (t < lengths_B) & ok_B
+      is_open = x_B % 2 == 0
+      typ = (x_B // 2).astype(jnp.uint32)
+      good = jnp.where(is_open, d_B < cap, (d_B > 0) & (self._read(st, d_B - 1) == typ))
+      st = self._write(st, d_B, typ, live & is_open)
+      d_B = jnp.where(live, jnp.where(is_open, d_B + 1, d_B - 1), d_B)
+      return t + 1, d_B, ok_B & (~live | good), st
+
+    def cond(carry):
+      t, _, ok_B, _ = carry
+      return (t < L) & jnp.any(ok_B & (t < lengths_B))
+
+    init = (jnp.int32(0), jnp.zeros((B,), jnp.int32), jnp.ones((B,), bool),
+            self._empty_stack(cap, B))
+    _, d_B, ok_B, _ = jax.lax.while_loop(cond, body, init)
+    return ok_B & (d_B == 0)
 
   def next_symbol_distribution(self, symbols_BxL):
     B, L = symbols_BxL.shape
     e_open, e_close, e_eos = (jnp.asarray(x, jnp.float32) for x in self.emissions(self.dcap(L)))
-    dep = self._depths(symbols_BxL)
+    dep, top_t = self._depths_and_tops(symbols_BxL)
     dd = jnp.clip(dep, 0, e_open.shape[0] - 1)
-    pos, has_top = top_positions(dep)
-    top_t = jnp.take_along_axis(symbols_BxL, jnp.clip(pos, 0, L - 1), axis=1) // 2
+    has_top = dep > 0
     cls = jnp.arange(2 * self.k + 1)
     is_open = (cls % 2 == 0) & (cls < 2 * self.k)
     q = jnp.where(is_open[None, None, :], (e_open[dd] / self.k)[..., None], 0.0)
