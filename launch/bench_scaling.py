@@ -53,7 +53,7 @@ def scaling(argv: list[str]) -> None:
     env = dict(os.environ, JAX_PLATFORMS="cpu",
                XLA_FLAGS=f"--xla_force_host_platform_device_count={n}")
     out = subprocess.run([sys.executable, "-m", "launch.benchmark", "scaling",
-                          f"--scaling_child=1", f"--scaling_shape={_SHAPE.value}",
+                          "--scaling_child=1", f"--scaling_shape={_SHAPE.value}",
                           f"--steps={steps}"], env=env, capture_output=True, text=True)
     line = [l for l in out.stdout.splitlines() if l.startswith("RESULT ")]
     if not line:

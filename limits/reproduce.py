@@ -24,7 +24,6 @@ Scales: `smoke` (about a minute: the test suite runs it), `small` (at most ~30 m
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 import traceback

@@ -28,4 +28,4 @@ def test_config_docstrings_hold_their_launch_command(repo):
   for name in os.listdir(os.path.join(repo, "configs")):
     if name.endswith(".py") and not name.startswith("_"):
       text = open(os.path.join(repo, "configs", name)).read()
-      assert f"python -m launch." in text and "smoke" in text, name
+      assert "python -m launch." in text and "smoke" in text, name

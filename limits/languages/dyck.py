@@ -1,6 +1,6 @@
 """k-DYCK and bounded-depth Dyck-(k, D): well-bracketed strings over k bracket types.
 
-Letters: B batch, L max length, T1 = L + 1 prefix times, W depth columns.
+Letters: B batch, L max length, W depth columns.
 
 Definitions. k-DYCK (Hahn 2020 §4; 2DYCK is k = 2 over `( ) [ ]`): strings of k bracket
 types in which every bracket is closed by the matching type, properly nested. Dyck-(k, D)
@@ -12,10 +12,8 @@ letter and closes with the j-th uppercase letter. Symbol id 2j opens type j, 2j+
 Recognition. Members of length n are uniform: the depth path is drawn forward with
 ballot-number counts M_r(d) = number of completions of length r from depth d (each open
 counts k times for its type), and the open types are uniform, so every member has
-probability 1 / (#members). Non-members are uniform too: a live prefix at depth d has
-N_r(d) non-member completions (mismatched closes and, for Dyck-(k, D), too-deep opens
-lead to a dead state with (2k)^r completions). No member of odd length exists: a
-ValueError says so.
+probability 1 / (#members). Non-members are uniform by rejection from uniform strings
+(almost every string is one). No member of odd length exists: a ValueError says so.
 
 Generator (prediction): the PCFG of Hahn (2020) §4, S -> (S)S | [S]S | ... with
 probability p/k per type and S -> eps with 1 - p, read left to right: at depth 0 open
@@ -91,41 +89,36 @@ class Dyck(base.Language):
 
   @functools.lru_cache(maxsize=None)
   def np_tables(self, max_length: int):
-    """log counts [2, L+1, W] (non-members, members), log dead [L+1], log survival [L+1, W]."""
+    """(log member counts [L+1, W], log survival weights [L+1, W]), W = dcap + 2.
+
+    count[r, d] = log M_r(d), the number of member completions of r symbols from depth d
+    (each open counts k times for its type); log_w[r, d] = log probability that the
+    generator emits r more symbols from depth d without EOS. Column dcap + 1 is a -inf
+    sentinel (depth out of range)."""
     L, k, dc = max_length, self.k, self.dcap(max_length)
-    W = dc + 2                                 # column dc + 1 is a -inf sentinel
-    lk, lk1 = math.log(k), (math.log(k - 1) if k > 1 else NEG_INF)
-    dead = np.arange(L + 1) * math.log(2 * k)
-    count = np.full((2, L + 1, W), NEG_INF)
-    count[1, 0, 0] = 0.0
-    count[0, 0, 1:dc + 1] = 0.0
+    W = dc + 2
+    count = np.full((L + 1, W), NEG_INF)
+    count[0, 0] = 0.0
     e_open, e_close, _ = self.emissions(dc)
     with np.errstate(divide="ignore"):
       lo, lc = np.log(e_open), np.log(e_close)
     log_w = np.full((L + 1, W), NEG_INF)
     log_w[0, :dc + 1] = 0.0
     d = np.arange(dc + 1)
-    too_deep = (d >= self.depth) if self.depth is not None else np.zeros(dc + 1, bool)
+    up = np.minimum(d + 1, dc + 1)
     for r in range(1, L + 1):
-      for lab in (0, 1):
-        prev = count[lab, r - 1]
-        die = dead[r - 1] if lab == 0 else NEG_INF
-        up = lk + np.where(too_deep, die, prev[d + 1])
-        down = np.where(d > 0, prev[d - 1], NEG_INF)
-        bad = np.where(d > 0, lk1, lk) + die
-        count[lab, r, :dc + 1] = np.logaddexp(np.logaddexp(up, down), bad)
+      prev = count[r - 1]
+      count[r, :dc + 1] = np.logaddexp(math.log(k) + prev[up],
+                                        np.where(d > 0, prev[d - 1], NEG_INF))
       w = log_w[r - 1]
-      log_w[r, :dc + 1] = np.logaddexp(lo + w[np.minimum(d + 1, dc + 1)],
-                                       np.where(d > 0, lc + w[d - 1], NEG_INF))
-    return count, dead, log_w
+      log_w[r, :dc + 1] = np.logaddexp(lo + w[up], np.where(d > 0, lc + w[d - 1], NEG_INF))
+    return count, log_w
 
   @functools.lru_cache(maxsize=None)
-  def _dev(self, max_length: int):
-    count, dead, log_w = self.np_tables(max_length)
-    e = self.emissions(self.dcap(max_length))
-    with jax.ensure_compile_time_eval():   # concrete arrays even when called under jit
-      return (jnp.asarray(count, jnp.float32), jnp.asarray(dead, jnp.float32),
-              jnp.asarray(log_w, jnp.float32), tuple(jnp.asarray(x, jnp.float32) for x in e))
+  def log_survival(self, max_length: int) -> jax.Array:
+    """float32[L+1, W]: `np_tables`' log survival weights as a concrete device array."""
+    with jax.ensure_compile_time_eval():   # concrete even when called under jit
+      return jnp.asarray(self.np_tables(max_length)[1], jnp.float32)
 
   def check_length(self, n):
     super().check_length(n)
@@ -178,14 +171,14 @@ class Dyck(base.Language):
     k M_r(d+1), close M_r(d-1)); "prefix": the generator conditioned on m steps without
     EOS (open e_open(d) S_r(d+1), close e_close(d) S_r(d-1), S the survival weight)."""
     L = max_length
-    count, _, log_w = self.np_tables(L)
+    count, log_w = self.np_tables(L)
     dc = self.dcap(L)
     d = np.arange(min(dc, L // 2 if kind == "member" else L) + 1)
     up = np.minimum(d + 1, dc + 1)          # column dc + 1 is the -inf sentinel
     with np.errstate(divide="ignore"):
       if kind == "member":
-        lo = math.log(self.k) + count[1][:, up]
-        lc = np.where(d > 0, count[1][:, np.maximum(d - 1, 0)], NEG_INF)
+        lo = math.log(self.k) + count[:, up]
+        lc = np.where(d > 0, count[:, np.maximum(d - 1, 0)], NEG_INF)
       else:
         e_open, e_close, _ = self.emissions(dc)
         lo = np.log(e_open[d]) + log_w[:, up]
@@ -346,7 +339,7 @@ class Dyck(base.Language):
   @functools.lru_cache(maxsize=None)
   def _prefix_stats(self, n: int):
     L = automaton.bucket(n)
-    _, _, log_w = self.np_tables(L)
+    _, log_w = self.np_tables(L)
     dc = self.dcap(L)
     e_open, e_close, e_eos = self.emissions(dc)
     k = self.k

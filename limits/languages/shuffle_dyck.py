@@ -128,7 +128,7 @@ class ShuffleDyck(base.Language):
 
   # Generator ----------------------------------------------------------------------
   def sample_prefixes(self, key, lengths_B, max_length):
-    _, _, log_w, _ = self._dyck1._dev(max_length)
+    log_w = self._dyck1.log_survival(max_length)
     B, L, k = lengths_B.shape[0], max_length, self.k
     lo, lc = math.log(self.p), math.log(1 - self.p)
     g_LxBx2 = jax.random.gumbel(key, (L, B, 2))
@@ -209,7 +209,7 @@ class ShuffleDyck(base.Language):
       return hq.mean(0), q.mean(0)
     N = automaton.bucket(n)
     agg = self._forward_aggregates(N)
-    log_w = self._dyck1.np_tables(N)[2]
+    log_w = self._dyck1.np_tables(N)[1]
     for t in range(n + 1):
       lw = log_w[n - t, :N + 1]
       w = np.exp(lw - lw[np.isfinite(lw)].max())
