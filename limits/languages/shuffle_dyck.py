@@ -69,8 +69,30 @@ class ShuffleDyck(base.Language):
     return jnp.pad(jnp.cumsum(step, axis=1), ((0, 0), (1, 0), (0, 0)))
 
   def accepts(self, symbols_BxL, lengths_B):
-    c = self._counts(symbols_BxL, lengths_B)
-    return jnp.all(jnp.min(c, axis=1) >= 0, axis=1) & jnp.all(c[:, -1] == 0, axis=1)
+    return self._accepts_LxB(symbols_BxL.T, lengths_B)
+
+  def _accepts_LxB(self, x_LxB, lengths_B):
+    """Membership of [L, B] strings: one pass over positions with the k counts, stopping
+    once every row has failed or ended (uniform strings fail within a few symbols)."""
+    L, B = x_LxB.shape
+    k = self.k
+
+    def body(carry):
+      t, c_KxB, ok_B = carry
+      x_B = jax.lax.dynamic_index_in_dim(x_LxB, t, keepdims=False)
+      live = (t < lengths_B) & ok_B
+      step = jnp.where(x_B % 2 == 0, 1, -1)
+      hit_KxB = (jnp.arange(k)[:, None] == (x_B // 2)[None, :]) & live[None, :]
+      c_KxB = c_KxB + jnp.where(hit_KxB, step[None, :], 0)
+      return t + 1, c_KxB, ok_B & jnp.all(c_KxB >= 0, axis=0)
+
+    def cond(carry):
+      t, _, ok_B = carry
+      return (t < L) & jnp.any(ok_B & (t < lengths_B))
+
+    init = (jnp.int32(0), jnp.zeros((k, B), jnp.int32), jnp.ones((B,), bool))
+    _, c_KxB, ok_B = jax.lax.while_loop(cond, body, init)
+    return ok_B & jnp.all(c_KxB == 0, axis=0)
 
   # Members ----------------------------------------------------------------------
   @functools.lru_cache(maxsize=None)
@@ -100,29 +122,76 @@ class ShuffleDyck(base.Language):
       return jnp.asarray(np.stack(out[::-1]) if out else np.zeros((0, L + 1, L + 1)), jnp.float32)
 
   def _sample_members(self, key, lengths_B, max_length):
+    """int32[B, L] uniform members: the composition (n_1..n_k) from its exact law, then
+    one scan that interleaves uniformly and walks each type's Dyck-1 word uniformly.
+
+    At each position with r_j symbols of type j left (r = sum r_j), type j comes next with
+    probability r_j / r (a uniform interleaving, drawn sequentially), and its bracket opens
+    with the ballot probability (r_j - c_j)(c_j + 2) / (2 r_j (c_j + 1)) at depth c_j (a
+    uniform Dyck-1 word). Both are fixed-point thresholds against 24-bit uniforms,
+    computed in float32 from integers (exact to about 2^-24, as `base.fixed_point`).
+    """
     B, L, k = lengths_B.shape[0], max_length, self.k
     comp = self._composition(L)             # comp[j] splits among k - j types
-    keys = jax.random.split(key, k + 2)
+    keys = jax.random.split(key, k + 1)
     rem, parts = lengths_B, []
     for j in range(k - 1):
       a = jax.random.categorical(keys[j], comp[j][rem], axis=-1).astype(jnp.int32)
       parts.append(a)
       rem = rem - a
-    parts_BxK = jnp.stack(parts + [rem], axis=1)
-    words = self._dyck1.sample_symbols(keys[k - 1], jnp.ones((B * k,), jnp.int32),
-                                       parts_BxK.reshape(-1), L).reshape(B, k, L)
-    pos = jnp.arange(L)[None, :]
-    block = jnp.sum(pos[:, :, None] >= jnp.cumsum(parts_BxK, 1)[:, None, :], axis=2)  # [B, L]
-    order = jnp.argsort(jax.random.uniform(keys[k], (B, L)) + (pos >= lengths_B[:, None]), axis=1)
-    typ = jnp.minimum(jnp.take_along_axis(block, order, axis=1), k - 1)
-    onehot = jax.nn.one_hot(typ, k, dtype=jnp.int32)
-    rank = jnp.sum((jnp.cumsum(onehot, axis=1) - 1) * onehot, axis=2)
-    bit = words[jnp.arange(B)[:, None], typ, jnp.clip(rank, 0, L - 1)]
-    return (2 * typ + bit).astype(jnp.int32)
+    r0_KxB = jnp.stack(parts + [rem], axis=0)
+    u_2xLxB = base.uniform_ints(keys[k], (2, L, B))
+    scale = float(1 << base.UNIFORM_BITS)
+    fix = lambda num, den: jnp.round(num * scale / jnp.maximum(den, 1.0)).astype(jnp.int32)
+
+    def step(carry, inp):
+      r_KxB, c_KxB = carry
+      t, u_type, u_open = inp
+      rf = r_KxB.astype(jnp.float32)
+      cum = jnp.cumsum(rf, axis=0)
+      typ = jnp.sum(u_type[None, :] >= fix(cum[:-1], cum[-1][None, :]), axis=0)
+      hit = jnp.arange(k)[:, None] == typ[None, :]
+      r = jnp.sum(jnp.where(hit, rf, 0.0), axis=0)
+      c = jnp.sum(jnp.where(hit, c_KxB, 0), axis=0).astype(jnp.float32)
+      is_open = u_open < fix((r - c) * (c + 2.0), 2.0 * r * (c + 1.0))
+      live = (t < lengths_B)[None, :] & hit
+      r_KxB = r_KxB - live.astype(jnp.int32)
+      c_KxB = c_KxB + jnp.where(live, jnp.where(is_open, 1, -1)[None, :], 0)
+      return (r_KxB, c_KxB), (2 * typ + jnp.where(is_open, 0, 1)).astype(jnp.int32)
+
+    init = (r0_KxB, jnp.zeros((k, B), jnp.int32))
+    _, sym_LxB = jax.lax.scan(step, init, (jnp.arange(L), u_2xLxB[0], u_2xLxB[1]))
+    return sym_LxB.T
+
+  def _non_members(self, key, lengths_B, max_length):
+    """int32[B, L]: uniform non-members by rejection ([L, B] strings, as the oracle)."""
+    B, L = lengths_B.shape[0], max_length
+    draw = lambda i: base.uniform_symbols(jax.random.fold_in(key, i), L, B, 2 * self.k)
+    x0 = draw(0)
+    bad0 = self._accepts_LxB(x0, lengths_B) & (lengths_B > 0)
+
+    def body(carry):
+      i, x, bad = carry
+      cand = draw(i)
+      return i + 1, jnp.where(bad[None, :], cand, x), bad & self._accepts_LxB(cand, lengths_B)
+
+    def cond(carry):
+      i, _, bad = carry
+      return (i < base.REJECTION_ROUNDS) & jnp.any(bad)
+
+    _, x, _ = jax.lax.while_loop(cond, body, (jnp.int32(1), x0, bad0))
+    return x.T
+
+  SPLIT_CLASSES = True
+
+  def sample_class(self, key, label, lengths_B, max_length):
+    if label == 1:
+      return self._sample_members(key, lengths_B, max_length)
+    return self._non_members(key, lengths_B, max_length)
 
   def sample_symbols(self, key, labels_B, lengths_B, max_length):
     k_mem, k_non = jax.random.split(key)
-    non = self.rejection_sample(k_non, jnp.zeros_like(labels_B), lengths_B, max_length)
+    non = self._non_members(k_non, lengths_B, max_length)
     mem = self._sample_members(k_mem, lengths_B, max_length)
     return jnp.where((labels_B == 1)[:, None], mem, non)
 
