@@ -195,20 +195,16 @@ class Dyck(base.Language):
 
     At step j every row has r = L - 1 - j symbols to go (a string of length n occupies
     steps L - n .. L - 1), so the scan reads one threshold row th[r] (`_thresholds`) for
-    all rows. One 24-bit uniform per symbol decides open / close (the same random word's
-    low bits give the type when k is a power of two); an open pushes a uniform type (b = ceil(log2 k) bits, 32 // b per stack word) and a close pops the
+    all rows. One 24-bit uniform per symbol decides open / close; an open pushes a
+    uniform type (b = ceil(log2 k) bits, 32 // b per stack word) and a close pops the
     top, so it always matches. Rows are shifted back to start at 0 at the end. Returns
     int32[B, L] symbols.
     """
     th = self._thresholds(max_length, kind)[::-1]     # step order: row j has r = L - 1 - j
     B, L, W = lengths_B.shape[0], max_length, th.shape[1]
     k_u, k_t = jax.random.split(key)
-    w_LxB = jax.random.bits(k_u, (L, B), jnp.uint32)
-    u_LxB = (w_LxB >> (32 - base.UNIFORM_BITS)).astype(jnp.int32)
-    if self.k & (self.k - 1) == 0 and self.k <= 1 << (32 - base.UNIFORM_BITS):
-      t_LxB = w_LxB & jnp.uint32(self.k - 1)     # the word's low bits, unused by u
-    else:
-      t_LxB = base.uniform_symbols(k_t, L, B, self.k).astype(jnp.uint32)
+    u_LxB = base.uniform_ints(k_u, (L, B))
+    t_LxB = base.uniform_symbols(k_t, L, B, self.k).astype(jnp.uint32)
     first_B = L - lengths_B
 
     def run(slots):
