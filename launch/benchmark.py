@@ -7,10 +7,11 @@ r"""Benchmarks (not tests): `python -m launch.benchmark NAME [--flags]`.
 non-members, jitted, batch --batch, on the default device, compile excluded) and of a
 straightforward per-string Python generator of the same distribution written here as
 the reference (timed on a few strings and scaled per token), at each length. Both sides
-report their best of a few timed slices (library: best of up to 30 calls in ~1 s; reference: best
-of 5 slices of --ref_seconds), since other processes on a shared machine only ever slow a
-slice down. Last line: the smallest speed-up at length 512 against the 100x target. Expected runtime on 2 CPU
-cores: a few minutes (the n = 4096 tables of MAJORITY and shuffle-Dyck are O(n^2)).
+report their best of a few timed slices (library: best of up to 30 calls in ~1 s;
+reference: best of 5 slices of --ref_seconds), since other processes on a shared machine
+only ever slow a slice down. Last line: the smallest speed-up at length 512 against the
+100x target. Expected runtime on 2 CPU cores: a few minutes (MAJORITY, whose automaton
+grows with n, is skipped above n = 1024 with a note unless --lengths is given).
 
 Subcommands live in `BENCHMARKS` (name -> function(argv)), so `sweep` and `scaling` can be
 added next to `samplers`.
@@ -217,6 +218,33 @@ def _time_reference(gen, n, budget, rounds=5):
   return best
 
 
+# Above this length, languages whose automaton grows with n (MAJORITY: 2n + 3 states) are
+# skipped unless their length is asked for with --lengths: the Python reference's exact
+# big-integer path counts alone take minutes there, and the library's tables ~0.5 GB.
+_MAX_TABLE_N = 1024
+
+
+def _quadratic(lang, n) -> int:
+  """Number of states when `lang`'s automaton grows with n (0 for a fixed automaton)."""
+  from limits.languages import automaton
+  if not isinstance(lang, automaton.AutomatonLanguage):
+    return 0
+  small, big = lang.automaton(8).delta.shape[0], lang.automaton(n).delta.shape[0]
+  return big if big > small else 0
+
+
+def split_specs(text: str) -> list[str]:
+  """Comma-separated specs; a piece like `depth=3` (no colon) continues the previous spec,
+  so `dyck_bounded:k=2,depth=3,tomita3` is two specs."""
+  out: list[str] = []
+  for piece in (p.strip() for p in text.split(",")):
+    if piece and out and "=" in piece and ":" not in piece:
+      out[-1] += "," + piece
+    elif piece:
+      out.append(piece)
+  return out
+
+
 def samplers(argv: list[str]) -> None:
   import jax
   import jax.numpy as jnp
@@ -226,7 +254,8 @@ def samplers(argv: list[str]) -> None:
     lengths = [int(x) for x in _LENGTHS.value.split(",") if x.strip()]
   except ValueError:
     common.fail(f"--lengths: expected integers like 64,512, got {_LENGTHS.value!r}")
-  specs = [s for s in _LANGS.value.split(",") if s] if _LANGS.value else list(DEFAULT_SPECS)
+  specs = split_specs(_LANGS.value) if _LANGS.value else list(DEFAULT_SPECS)
+  forced = _LENGTHS.present
   B = _BATCH.value
   print(f"device: {jax.devices()[0].device_kind}  batch {B}  (tokens/s; Python reference per string)")
   head = f"{'language':<28}{'n':>6}{'library tok/s':>16}{'python tok/s':>15}{'speed-up':>11}"
@@ -247,6 +276,10 @@ def samplers(argv: list[str]) -> None:
             break
           except ValueError:
             n += 1
+      if n > _MAX_TABLE_N and not forced and _quadratic(lang, n):
+        print(f"{spec:<28}{n:>6}  skipped: the automaton grows with n ({_quadratic(lang, n)} "
+              f"states), so both sides' tables are O(n^2) (use --lengths to force)", flush=True)
+        continue
       f = jax.jit(lambda k, lang=lang, n=n: lang.recognition(k, jnp.full((B,), n, jnp.int32), n).tokens_BxT)
       jax.block_until_ready(f(jax.random.key(0)))
       best, reps, t_all = math.inf, 0, time.perf_counter()

@@ -15,6 +15,7 @@ import pytest
 from scipy import stats
 
 from limits import languages
+from limits.languages import base
 
 # Independent recognisers: plain Python, written without the library's samplers. ---------
 
@@ -346,3 +347,14 @@ def test_dyck_walk_stack_overflow_fallback_is_exact(spec, monkeypatch):
   depth = np.cumsum(np.where(small % 2 == 0, 1, -1), axis=1).max(axis=1)
   per = lang._stack_layout(0)[1]     # the tiny stack is one word: `per` types
   assert depth.max() > per, "no row overflowed the tiny stack: the fallback went untested"
+
+
+def test_threefry2x32_known_answers():
+  """The samplers' unrolled Threefry-2x32 reproduces Random123's known-answer vectors."""
+  u = lambda *v: [jnp.uint32(x) for x in v]
+  cases = [((0, 0, 0, 0), (0x6B200159, 0x99BA4EFE)),
+           ((0xFFFFFFFF,) * 4, (0x1CB996FC, 0xBB002BE7)),
+           ((0x13198A2E, 0x03707344, 0x243F6A88, 0x85A308D3), (0xC4923A9C, 0x483DF7A0))]
+  for (k0, k1, x0, x1), want in cases:
+    got = base.threefry2x32(*u(k0, k1, x0, x1))
+    assert [int(g) for g in got] == list(want)

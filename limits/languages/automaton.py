@@ -87,6 +87,41 @@ def left_align(sym_LxB: jax.Array, first_B: jax.Array) -> jax.Array:
   return jax.lax.cond(jnp.all(first_B == 0), lambda: sym_LxB.T, shift)
 
 
+def _pack_transitions(nx: np.ndarray):
+  """The next-state table nx[C, A] as bit fields of uint32 words (`_unpack_transition`):
+  state c's successor on symbol a sits at bits [b (c % per), b (c % per + 1)) of word
+  words[a][c // per], b = bits per state. None where it would take over 4 words."""
+  C, A = nx.shape
+  bits = max(1, (C - 1).bit_length())
+  per = 32 // bits
+  nw = -(-C // per)
+  if nw > 4:
+    return None
+  words = np.zeros((A, nw), np.uint64)
+  for c in range(C):
+    for a in range(A):
+      words[a, c // per] |= np.uint64(int(nx[c, a])) << np.uint64(bits * (c % per))
+  return bits, per, tuple(tuple(int(w) for w in row) for row in words)
+
+
+def _unpack_transition(packed, c_B: jax.Array, a_B: jax.Array) -> jax.Array:
+  """int32[B]: nx[c, a] read from the packed words: a few selects and a shift per row
+  instead of a select over all C x A entries."""
+  bits, per, words = packed
+
+  def word_of(row):
+    w = jnp.full(c_B.shape, row[0], jnp.uint32)
+    for i in range(1, len(row)):
+      w = jnp.where(c_B // per == i, jnp.uint32(row[i]), w)
+    return w
+
+  w = word_of(words[0])
+  for a in range(1, len(words)):
+    w = jnp.where(a_B == a, word_of(words[a]), w)
+  shift = (bits * (c_B % per)).astype(jnp.uint32)
+  return ((w >> shift) & jnp.uint32((1 << bits) - 1)).astype(jnp.int32)
+
+
 def bucket(n: int) -> int:
   """Table size used for a length n: the next power of two >= max(n, 16)."""
   return max(16, 1 << (max(n, 1) - 1).bit_length())
@@ -237,11 +272,12 @@ class AutomatonLanguage(base.Language):
       return out
 
     nx_flat = nx.reshape(-1)
+    packed = _pack_transitions(np.asarray(nx)) if small else None
 
     def step(c_B, inp):
       j, th_CxK, u_B = inp
       a_B = jnp.sum(u_B[:, None] >= pick(th_CxK, c_B), axis=1, dtype=jnp.int32)
-      c_new = pick(nx_flat, c_B * A + a_B)
+      c_new = _unpack_transition(packed, c_B, a_B) if packed else pick(nx_flat, c_B * A + a_B)
       return jnp.where(j >= first_B, c_new, c_B), a_B
 
     _, sym_LxB = jax.lax.scan(step, c0_B, (jnp.arange(L), th, u_LxB))

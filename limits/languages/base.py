@@ -43,12 +43,47 @@ UNIFORM_BITS = 24
 DIGIT_SPAN = 256
 
 
+_THREEFRY_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
+
+
+def random_words(key: jax.Array, shape: Sequence[int]) -> jax.Array:
+  """uint32[shape]: i.i.d. uniform random words, Threefry-2x32 (20 rounds; Salmon et al.
+  2011, the hash behind jax.random) of a counter under a key drawn from `key`.
+
+  The same hash as `jax.random.bits` (checked against Random123's known answers in the
+  tests), written out round by round: XLA:CPU fuses it into one loop over the output,
+  where jax.random's CPU lowering runs the rounds as a 5-step while loop over whole
+  arrays (about 2x slower here; random words are most of a forward sampler's cost).
+  Blocks are the counters (i, i + h), i < h, h = 2 ceil(n / 4).
+  """
+  n = math.prod(shape)
+  h = max(-(-n // 4), 1) * 2                # counter blocks (i, i + h), in two halves
+  k0, k1 = jax.random.bits(key, (2,), jnp.uint32)
+  x = jnp.arange(h, dtype=jnp.uint32).reshape(2, h // 2)
+  # lax.map's loop materialises the words: a plain expression would let XLA fuse the 20
+  # rounds into every consumer, recomputing them per use (e.g. 16x when unpacking symbols).
+  words = jax.lax.map(lambda x: jnp.stack(threefry2x32(k0, k1, x, x + jnp.uint32(h))), x)
+  return words.reshape(-1)[:n].reshape(tuple(shape))
+
+
+def threefry2x32(k0, k1, x0, x1) -> tuple[jax.Array, jax.Array]:
+  """Threefry-2x32 with 20 rounds of uint32 counter blocks (x0, x1) under key (k0, k1)."""
+  ks = (k0, k1, k0 ^ k1 ^ jnp.uint32(0x1BD11BDA))
+  x = [x0 + ks[0], x1 + ks[1]]
+  for i in range(5):
+    for r in _THREEFRY_ROTATIONS[i % 2]:
+      x[0] = x[0] + x[1]
+      x[1] = ((x[1] << r) | (x[1] >> (32 - r))) ^ x[0]
+    x = [x[0] + ks[(i + 1) % 3], x[1] + ks[(i + 2) % 3] + jnp.uint32(i + 1)]
+  return x[0], x[1]
+
+
 def uniform_ints(key: jax.Array, shape: Sequence[int]) -> jax.Array:
   """int32[shape]: i.i.d. uniform integers in [0, 2^UNIFORM_BITS), four from every three
-  threefry words (the random words are most of a forward sampler's cost)."""
+  random words (`random_words`)."""
   assert UNIFORM_BITS == 24
   n = math.prod(shape)
-  w0, w1, w2 = jax.random.bits(key, (3, -(-n // 4)), jnp.uint32)
+  w0, w1, w2 = random_words(key, (3, -(-n // 4)))
   m8, m16, m24 = jnp.uint32(0xFF), jnp.uint32(0xFFFF), jnp.uint32(0xFFFFFF)
   u = jnp.stack([w0 >> 8, ((w0 & m8) << 16) | (w1 >> 16), ((w1 & m16) << 8) | (w2 >> 24),
                  w2 & m24], axis=-1)
@@ -77,14 +112,14 @@ def uniform_symbols(key: jax.Array, batch: int, length: int, n: int) -> jax.Arra
   b = (n - 1).bit_length()
   if n == 1 << b and b <= 16:
     per = 32 // b
-    words = jax.random.bits(key, (batch, -(-length // per)), jnp.uint32)
+    words = random_words(key, (batch, -(-length // per)))
     shift = (b * jnp.arange(per, dtype=jnp.uint32))
     sym = (words[:, :, None] >> shift) & jnp.uint32(n - 1)
     return sym.reshape(batch, -1)[:, :length].astype(jnp.int32)
   if n > DIGIT_SPAN:
     return jax.random.randint(key, (batch, length), 0, n, jnp.int32)
   per = max(1, int(math.floor(math.log(DIGIT_SPAN) / math.log(n) + 1e-9)))
-  w = jax.random.bits(key, (batch, -(-length // per)), jnp.uint32)
+  w = random_words(key, (batch, -(-length // per)))
   digits = []
   for _ in range(per):   # w / 2^32 -> frac(n w / 2^32), in 16-bit halves to stay in uint32
     lo = (w & 0xFFFF) * n
@@ -355,33 +390,45 @@ class Language(abc.ABC):
     _, out, found = jax.lax.while_loop(cond, body, (jnp.int32(0), members_BxL, found0))
     return out, found & (a >= 2)
 
+  def accepts_time_major(self, symbols_LxB: jax.Array, lengths_B: jax.Array) -> jax.Array:
+    """bool[B]: `accepts` for strings laid out [L, B] (a scan's own layout)."""
+    return self.accepts(symbols_LxB.T, lengths_B)
+
   def rejection_sample(self, key: jax.Array, labels_B: jax.Array, lengths_B: jax.Array,
-                       max_length: int, skip_B: jax.Array | None = None) -> jax.Array:
+                       max_length: int, skip_B: jax.Array | None = None,
+                       time_major: bool = False) -> jax.Array:
     """int32[B, max_length]: exactly uniform strings of each class, by rejection.
 
     Draws uniform strings until each row's membership equals its label (a while loop:
-    static shapes, jittable). Used where the class is not rare (e.g. Dyck non-members).
+    static shapes, jittable; the first round is outside the loop, which runs only while
+    some row is still wrong). Used where the class is not rare (e.g. Dyck non-members).
     Gives up after REJECTION_ROUNDS rounds, leaving the last draw, which only happens if
     the class is empty at that length (`check_length` rules that out for members).
-    Rows where `skip_B` is True are not sampled (their output is the first draw).
+    Rows where `skip_B` is True keep their first draw. `time_major` draws and checks
+    [L, B] strings (`accepts_time_major`), for languages whose oracle scans positions.
     """
-    B = labels_B.shape[0]
+    B, L = labels_B.shape[0], max_length
     want = labels_B == 1
+    shape = (L, B) if time_major else (B, L)
+    draw = lambda i: uniform_symbols(jax.random.fold_in(key, i), *shape, self.n_symbols)
+    oracle = self.accepts_time_major if time_major else self.accepts
+    rows = (lambda v: v[None, :]) if time_major else (lambda v: v[:, None])
+    x0 = draw(0)
+    bad0 = oracle(x0, lengths_B) != want
+    if skip_B is not None:
+      bad0 &= ~skip_B
 
     def body(carry):
-      i, out, done = carry
-      cand = uniform_symbols(jax.random.fold_in(key, i), B, max_length, self.n_symbols)
-      ok = (self.accepts(cand, lengths_B) == want) & ~done
-      return i + 1, jnp.where(ok[:, None] | (i == 0), cand, out), done | ok
+      i, x, bad = carry
+      cand = draw(i)
+      return i + 1, jnp.where(rows(bad), cand, x), bad & (oracle(cand, lengths_B) != want)
 
     def cond(carry):
-      i, _, done = carry
-      return (i < REJECTION_ROUNDS) & ~jnp.all(done)
+      i, _, bad = carry
+      return (i < REJECTION_ROUNDS) & jnp.any(bad)
 
-    out0 = jnp.zeros((B, max_length), jnp.int32)
-    done0 = jnp.zeros((B,), bool) if skip_B is None else skip_B
-    _, out, _ = jax.lax.while_loop(cond, body, (jnp.int32(0), out0, done0))
-    return out
+    _, x, _ = jax.lax.while_loop(cond, body, (jnp.int32(1), x0, bad0))
+    return x.T if time_major else x
 
   def sample(self, task: str, key: jax.Array, lengths_B: jax.Array, max_length: int) -> Batch:
     if task == "recognition":

@@ -55,6 +55,13 @@ class Counter(base.Language):
     same = jnp.all(~valid | (symbols_BxL == self._member(lengths_B, L)), axis=1)
     return same & (lengths_B % self.letters == 0)
 
+  SPLIT_CLASSES = True   # members are fixed, non-members by rejection: half a batch each
+
+  def sample_class(self, key, label, lengths_B, max_length):
+    if label == 1:
+      return self._member(lengths_B, max_length)
+    return self.rejection_sample(key, jnp.zeros_like(lengths_B), lengths_B, max_length)
+
   def sample_symbols(self, key, labels_B, lengths_B, max_length):
     other = self.rejection_sample(key, jnp.zeros_like(labels_B), lengths_B, max_length)
     return jnp.where((labels_B == 1)[:, None], self._member(lengths_B, max_length), other)

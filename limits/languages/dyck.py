@@ -240,25 +240,10 @@ class Dyck(base.Language):
 
   def _non_members(self, key, lengths_B, max_length):
     """int32[B, L]: uniform non-members by rejection (at n >= 4 most uniform strings are
-    non-members, so the loop body rarely runs). Works on [L, B] strings, the layout the
-    oracle scans. Length 0 has no non-member (the empty string): such rows keep a draw."""
-    B, L = lengths_B.shape[0], max_length
-    draw = lambda i: base.uniform_symbols(jax.random.fold_in(key, i), L, B, 2 * self.k)
-    x0 = draw(0)
-    bad0 = self._accepts_LxB(x0, lengths_B) & (lengths_B > 0)
-
-    def body(carry):
-      i, x, bad = carry
-      cand = draw(i)
-      x = jnp.where(bad[None, :], cand, x)
-      return i + 1, x, bad & self._accepts_LxB(cand, lengths_B)
-
-    def cond(carry):
-      i, _, bad = carry
-      return (i < base.REJECTION_ROUNDS) & jnp.any(bad)
-
-    _, x, _ = jax.lax.while_loop(cond, body, (jnp.int32(1), x0, bad0))
-    return x.T
+    non-members, so the loop rarely runs). Length 0 has none: such rows keep a draw."""
+    zeros = jnp.zeros(lengths_B.shape, jnp.int32)
+    return self.rejection_sample(key, zeros, lengths_B, max_length, skip_B=lengths_B == 0,
+                                 time_major=True)
 
   def sample_symbols(self, key, labels_B, lengths_B, max_length):
     k_m, k_n = jax.random.split(key)
@@ -289,9 +274,9 @@ class Dyck(base.Language):
     return pad(dep_LxB), pad(top_LxB)
 
   def accepts(self, symbols_BxL, lengths_B):
-    return self._accepts_LxB(symbols_BxL.T, lengths_B)
+    return self.accepts_time_major(symbols_BxL.T, lengths_B)
 
-  def _accepts_LxB(self, x_LxB, lengths_B):
+  def accepts_time_major(self, x_LxB, lengths_B):
     """Membership of strings given as [L, B], by one left-to-right pass with the stack,
     stopping as soon as every row has failed or ended (uniform strings fail within a few
     dozen symbols)."""

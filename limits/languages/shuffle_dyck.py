@@ -69,9 +69,9 @@ class ShuffleDyck(base.Language):
     return jnp.pad(jnp.cumsum(step, axis=1), ((0, 0), (1, 0), (0, 0)))
 
   def accepts(self, symbols_BxL, lengths_B):
-    return self._accepts_LxB(symbols_BxL.T, lengths_B)
+    return self.accepts_time_major(symbols_BxL.T, lengths_B)
 
-  def _accepts_LxB(self, x_LxB, lengths_B):
+  def accepts_time_major(self, x_LxB, lengths_B):
     """Membership of [L, B] strings: one pass over positions with the k counts, stopping
     once every row has failed or ended (uniform strings fail within a few symbols)."""
     L, B = x_LxB.shape
@@ -164,23 +164,10 @@ class ShuffleDyck(base.Language):
     return sym_LxB.T
 
   def _non_members(self, key, lengths_B, max_length):
-    """int32[B, L]: uniform non-members by rejection ([L, B] strings, as the oracle)."""
-    B, L = lengths_B.shape[0], max_length
-    draw = lambda i: base.uniform_symbols(jax.random.fold_in(key, i), L, B, 2 * self.k)
-    x0 = draw(0)
-    bad0 = self._accepts_LxB(x0, lengths_B) & (lengths_B > 0)
-
-    def body(carry):
-      i, x, bad = carry
-      cand = draw(i)
-      return i + 1, jnp.where(bad[None, :], cand, x), bad & self._accepts_LxB(cand, lengths_B)
-
-    def cond(carry):
-      i, _, bad = carry
-      return (i < base.REJECTION_ROUNDS) & jnp.any(bad)
-
-    _, x, _ = jax.lax.while_loop(cond, body, (jnp.int32(1), x0, bad0))
-    return x.T
+    """int32[B, L]: uniform non-members by rejection (rows of length 0 keep a draw)."""
+    zeros = jnp.zeros(lengths_B.shape, jnp.int32)
+    return self.rejection_sample(key, zeros, lengths_B, max_length, skip_B=lengths_B == 0,
+                                 time_major=True)
 
   SPLIT_CLASSES = True
 
