@@ -141,7 +141,10 @@ def sweep(argv: list[str]) -> None:
   for p in parts:
     if p not in PARTS:
       common.fail(f"--parts: unknown part {p!r}; allowed: {', '.join(PARTS)}")
+  import launch
   ceiling = _matmul_rate()
+  print(f"allocator: {launch.allocator()}  (entry points preload tcmalloc where installed; "
+        f"LIMITS_TCMALLOC=0 for glibc)", flush=True)
   print(f"float32 matmul ceiling (1024x1024, this run): {ceiling / 1e9:.1f} GFLOP/s", flush=True)
   rows, speedup = [], None
   for name in (shapes if "train" in parts else ()):
@@ -193,8 +196,9 @@ def sweep(argv: list[str]) -> None:
           f"{first:.1f} s (init + compile + 1 step), 1 program", flush=True)
   if "eval" in parts:
     _eval(exp40, shape_name)
-  print()
-  print(results.format_table(rows, ("shape", "run", "members", "member_steps_per_s",
-                                    "useful_gflops", "ceiling_fraction")))
+  if rows:
+    print()
+    print(results.format_table(rows, ("shape", "run", "members", "member_steps_per_s",
+                                      "useful_gflops", "ceiling_fraction")))
   if speedup is not None:
     print(f"speedup: {speedup:.2f}")
