@@ -30,11 +30,14 @@ def make_eval_fn(setup: train_lib.Setup, padded: int) -> Callable[[Any, jax.Arra
   """`eval_fn(params_M, key, lengths_G) -> {accuracy_MxG, xent_bits_MxG}` at one padded size.
 
   Every member sees the same strings. Members are evaluated one after another inside the
-  program (`lax.map`), lengths side by side (vmap), so memory stays at one member's worth.
+  program (`lax.map`), lengths side by side (vmap) in chunks whose attention weights fit
+  EVAL_ATTENTION_BYTES (`lengths_side_by_side`), so memory stays at one member's and a
+  few lengths' worth however long the strings are.
   """
   e = setup.exp.eval
   lang, task, model = setup.language, setup.task, setup.model
   depth_M, heads_M = setup.member_masks()
+  side = lengths_side_by_side(setup, padded)
 
   def one_length(params, depth, heads, key, n):
     batch = lang.sample(task, jax.random.fold_in(key, n), jnp.full((e.batch_size,), n, jnp.int32),
@@ -45,11 +48,29 @@ def make_eval_fn(setup: train_lib.Setup, padded: int) -> Callable[[Any, jax.Arra
   def eval_fn(params_M, key, lengths_G):
     def member(args):
       params, depth, heads = args
-      return jax.vmap(one_length, in_axes=(None, None, None, None, 0))(
-          params, depth, heads, key, lengths_G)
+      return jax.lax.map(lambda n: one_length(params, depth, heads, key, n), lengths_G,
+                         batch_size=min(side, lengths_G.shape[0]))
     return jax.lax.map(member, (params_M, depth_M, heads_M))
 
   return eval_fn
+
+
+# Bytes of one layer's attention weights (strings x heads x positions^2 x 4) that one
+# evaluation call may hold: beyond it, lengths of a group run one after another instead of
+# side by side (a group of 8 lengths x 128 strings at 512 positions would need 8.6 GB).
+EVAL_ATTENTION_BYTES = 1 << 30
+
+
+def lengths_side_by_side(setup: train_lib.Setup, padded: int) -> int:
+  """How many lengths of a group one evaluation call vmaps at once at this padded size."""
+  e, cfg = setup.exp.eval, setup.exp.model
+  if cfg.kind != "transformer":
+    return e.group
+  heads = max(m.heads for m in setup.members) if setup.members else cfg.heads
+  per_length = e.batch_size * heads * (padded + 2) ** 2 * 4
+  if setup.exp.data.task == "prediction" and not cfg.causal:
+    per_length *= padded + 2           # the literal prefix form re-reads every prefix
+  return max(1, min(e.group, EVAL_ATTENTION_BYTES // per_length))
 
 
 class Evaluator:

@@ -1,6 +1,5 @@
 """Evaluation over lengths: a handful of compiled programs, exact reference values."""
 
-
 from limits import config as config_lib
 from limits import evaluate
 from limits import train as train_lib
@@ -49,3 +48,17 @@ def test_prediction_reference_values():
     assert r["optimal_xent_bits"] == lang.optimal_xent_bits("prediction", r["length"])
     assert r["optimal_xent_bits"] < r["chance_xent_bits"]
     assert r["xent_bits"] >= r["optimal_xent_bits"] - 0.05  # no model beats the optimum
+
+
+def test_long_lengths_run_one_after_another_with_the_same_results(monkeypatch):
+  """Past the attention-memory budget a group's lengths run sequentially (lax.map) instead
+  of side by side: same programs, same numbers."""
+  setup = _setup()
+  state = train_lib.init_state(setup)
+  wide = evaluate.Evaluator(setup)(state.params, (40, 50, 60, 90))
+  monkeypatch.setattr(evaluate, "EVAL_ATTENTION_BYTES", 1)
+  assert evaluate.lengths_side_by_side(setup, 64) == 1
+  narrow = evaluate.Evaluator(setup)(state.params, (40, 50, 60, 90))
+  for a, b in zip(narrow[0], wide[0]):   # same strings; float sums may differ in order
+    assert a["length"] == b["length"] and a["accuracy"] == b["accuracy"]
+    assert abs(a["xent_bits"] - b["xent_bits"]) < 1e-5 * b["xent_bits"]

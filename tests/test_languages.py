@@ -358,3 +358,18 @@ def test_threefry2x32_known_answers():
   for (k0, k1, x0, x1), want in cases:
     got = base.threefry2x32(*u(k0, k1, x0, x1))
     assert [int(g) for g in got] == list(want)
+
+
+@pytest.mark.parametrize("spec", ["parity", "tomita3", "dyck:k=2", "anbn", "shuffle_dyck:k=2"])
+def test_recognition_classes_alternate_exactly(spec):
+  """Even rows are members and odd rows non-members (odd batch sizes too), whatever the
+  language's sampling route (one scan, or split half batches)."""
+  lang = languages.make_language(spec)
+  n = 6
+  for B in (7, 8):
+    lengths = jnp.full((B,), n, jnp.int32)
+    b = jax.jit(lambda k: lang.recognition(k, lengths, n))(jax.random.key(1))
+    want = np.arange(B) % 2 == 0
+    np.testing.assert_array_equal(np.asarray(b.labels_B) == 1, want)
+    sym = jnp.where(b.tokens_BxT[:, :n] < lang.n_symbols, b.tokens_BxT[:, :n], 0)
+    np.testing.assert_array_equal(np.asarray(lang.accepts(sym, lengths)), want)

@@ -307,21 +307,24 @@ class Language(abc.ABC):
   def recognition(self, key: jax.Array, lengths_B: jax.Array, max_length: int) -> Batch:
     """Exactly balanced members / non-members of the given exact lengths (label 1 = member).
 
-    The first ceil(B/2) rows are uniform members, the others uniform non-members, or with
-    probability `near_miss_fraction` near misses (see `near_misses`). Where no non-member
-    of a length exists (e.g. (aa)* at even n), the label is 1. Languages with
-    `SPLIT_CLASSES` sample each class as its own half batch (`sample_class`); the others
-    sample the whole batch in one call of `sample_symbols` (one scan for both labels).
+    Rows alternate: even rows are uniform members, odd rows uniform non-members (so any
+    length the caller repeats gets both classes), or with probability
+    `near_miss_fraction` near misses (see `near_misses`). Where no non-member of a length
+    exists (e.g. (aa)* at even n), the label is 1. Languages with `SPLIT_CLASSES` sample
+    each class as its own half batch (`sample_class`); the others sample the whole batch
+    in one call of `sample_symbols` (one scan for both labels).
     """
     B = lengths_B.shape[0]
     H = (B + 1) // 2
-    labels_B = jnp.where((jnp.arange(B) < H) | ~self.class_exists(lengths_B, max_length), 1, 0)
+    labels_B = jnp.where((jnp.arange(B) % 2 == 0) | ~self.class_exists(lengths_B, max_length),
+                         1, 0)
     k_sym, k_near = jax.random.split(key)
     if self.SPLIT_CLASSES:
       k_mem, k_non = jax.random.split(k_sym)
-      sym = self.sample_class(k_mem, 1, lengths_B[:H], max_length)
-      if B > H:
-        sym = jnp.concatenate([sym, self.sample_class(k_non, 0, lengths_B[H:], max_length)])
+      len_n = jnp.concatenate([lengths_B[1::2], lengths_B[:H - B // 2]])  # odd B: a spare
+      mem = self.sample_class(k_mem, 1, lengths_B[0::2], max_length)
+      non = self.sample_class(k_non, 0, len_n, max_length)
+      sym = jnp.stack([mem, non], axis=1).reshape(2 * H, max_length)[:B]
     else:
       sym = self.sample_symbols(k_sym, labels_B, lengths_B, max_length)
     if self.near_miss_fraction > 0:
