@@ -47,7 +47,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
                 train_lengths="1-40", eval_lengths="1-200")
   c.train.update(steps=1500, batch_size=64, learning_rate=1e-3, warmup_steps=100,
                  schedule="constant", weight_decay=0.0, grad_clip=1.0, seed=0,
-                 checkpoint_every=500, keep_checkpoints=3, log_every=100, member_chunk=0)
+                 checkpoint_every=500, keep_checkpoints=3, log_every=100, member_chunk=-1)
   c.eval.update(batch_size=128, bucket=32, group=8, seed=1234)
   # Population grid (empty = the single model above); see configs/sweep.py.
   c.sweep.update(depths="", heads="", seeds="", learning_rates="", train_lengths="",

@@ -55,7 +55,10 @@ class TrainConfig:
   checkpoint_every: int = 500
   keep_checkpoints: int = 3
   log_every: int = 100
-  member_chunk: int = 0   # train members in chunks of this size inside the step (0: all at once)
+  # Members trained side by side (vmap) per chunk, chunks one after another inside the
+  # step: 0 all at once; -1 auto (all at once on accelerators; on CPU chunks whose
+  # activations fit ~8 MB, since a wide vmap of large members loses to a loop there).
+  member_chunk: int = -1
 
 
 @dataclasses.dataclass(frozen=True)
@@ -321,7 +324,7 @@ def validate(cfg: ml_collections.ConfigDict) -> Experiment:
   t = _get(cfg, "train", TrainConfig)
   for k, lo in (("steps", 0), ("batch_size", 1), ("warmup_steps", 0), ("seed", 0),
                 ("checkpoint_every", 1), ("keep_checkpoints", 1), ("log_every", 1),
-                ("member_chunk", 0)):
+                ("member_chunk", -1)):
     _int(t, k, f"train.{k}", lo)
   _float(t, "learning_rate", "train.learning_rate", 0.0, open_lo=True)
   _float(t, "weight_decay", "train.weight_decay", 0.0)
@@ -365,9 +368,10 @@ def validate(cfg: ml_collections.ConfigDict) -> Experiment:
                      f"got {max(sweep.heads)}")
   exp = Experiment(model=model, data=data, train=train, eval=EvalConfig(**e), sweep=sweep)
   m = len(exp.members)
-  _require(train.member_chunk == 0 or m % train.member_chunk == 0,
+  _require(train.member_chunk <= 0 or m % train.member_chunk == 0,
            f"train.member_chunk: must divide the number of members ({m}), got "
-           f"{train.member_chunk} (allowed: 0 or {', '.join(str(k) for k in range(1, m + 1) if m % k == 0)})")
+           f"{train.member_chunk} (allowed: -1 auto, 0 all, or "
+           f"{', '.join(str(k) for k in range(1, m + 1) if m % k == 0)})")
   return exp
 
 
