@@ -2,12 +2,17 @@ r"""`python -m launch.benchmark sweep`: populations against sequential runs, sid
 
 For each shape (paper: 5 layers, width 64, 8 heads, FFN 256, batch 128, length 40;
 tiny: 2 layers, width 16, 4 heads, FFN 64, batch 4, length 20) it measures, in one run:
-  single      one member alone
-  pop16       a 16-member population of that shape (16 seeds), one vmapped program
-  seq16       the same 16 members trained one after another (16 programs)
+  single      one member alone, interleaved with a plain Flax reference of the same shape
+              and data (nn.MultiHeadDotProductAttention + optax.adamw), and from that
+              an estimate of Delétang et al.'s rate via the issue's peer / plain pair
+  pop16       a 16-member population of that shape (16 seeds), one program (members
+              vmapped, or looped inside the step where train.member_chunk=-1 says so)
+  seq16       the same 16 members trained one after another (16 programs), in rounds
+              interleaved with pop16's (best round of each), as are grid16 / gridseq16
   grid16      a depth 1..4 x heads 1..4 masked population
   gridseq16   its 16 members as standalone runs, one after another
-Steps are timed after compilation (2 warm-up steps), member-steps/s = members x steps / s.
+Steps are timed after compilation (2 warm-up steps), best of at least 3 rounds of --steps
+steps (~1 s in all), member-steps/s = members x steps / s.
 Useful FLOP rate counts each member's own depth and heads (forward + backward = 3 x the
 forward matmul FLOPs), against a float32 matrix-multiply rate measured in the same run.
 Then: time to first step of a Delétang-style run (train lengths uniform in 1..40), and
@@ -70,11 +75,17 @@ def _time_steps(exp, steps: int) -> tuple[float, float]:
   first = time.perf_counter() - t0
   state, m = fn(state, keys)
   jax.block_until_ready(m)
-  t0 = time.perf_counter()
-  for _ in range(steps):
-    state, m = fn(state, keys)
-  jax.block_until_ready((state, m))
-  return time.perf_counter() - t0, first
+  # Best of several rounds of `steps` steps (at least 3, and ~1 s in all): a round that
+  # lasts milliseconds (tiny shape) is otherwise at the mercy of the machine's noise.
+  best, spent, rounds = float("inf"), 0.0, 0
+  while rounds < 3 or (spent < 1.0 and rounds < 50):
+    t0 = time.perf_counter()
+    for _ in range(steps):
+      state, m = fn(state, keys)
+    jax.block_until_ready((state, m))
+    dt = time.perf_counter() - t0
+    best, spent, rounds = min(best, dt), spent + dt, rounds + 1
+  return best, first
 
 
 # The issue's measurements, same machine kind: steps/s of a plain Flax model and of
@@ -153,6 +164,44 @@ def _single_vs_plain(exp, shape: dict, steps: int, rounds: int = 4) -> tuple[flo
       if r:
         best[name] = max(best[name], steps / (time.perf_counter() - t0))
   return best["ours"], best["plain"]
+
+
+def _compiled(exp) -> list:
+  """[jitted step, state after 2 warm-up steps, member keys] of one experiment."""
+  import jax
+  from limits import train as train_lib
+  setup = train_lib.make_setup(exp)
+  fn = jax.jit(train_lib.make_train_step(setup), donate_argnums=0)
+  state, keys = train_lib.init_state(setup), train_lib.member_keys(setup)[1]
+  for _ in range(2):
+    state, m = fn(state, keys)
+  jax.block_until_ready(m)
+  return [fn, state, keys]
+
+
+def _side_by_side(pop_exp, seq_exps, steps: int) -> tuple[float, float]:
+  """(seconds for `steps` steps of the population, seconds for `steps` steps of each
+  sequential run, one after another): best of interleaved rounds (at least 3, ~2 s per
+  side in all), so both sides see the same machine."""
+  import jax
+  pop, seq = _compiled(pop_exp), [_compiled(e) for e in seq_exps]
+
+  def run(r) -> float:
+    fn, state, keys = r
+    t0 = time.perf_counter()
+    for _ in range(steps):
+      state, m = fn(state, keys)
+    jax.block_until_ready((state, m))
+    r[1] = state
+    return time.perf_counter() - t0
+
+  best_p = best_s = float("inf")
+  spent, rounds = 0.0, 0
+  while rounds < 3 or (spent < 4.0 and rounds < 30):
+    p, q = run(pop), sum(run(r) for r in seq)
+    best_p, best_s = min(best_p, p), min(best_s, q)
+    spent, rounds = spent + p + q, rounds + 1
+  return best_p, best_s
 
 
 def _forward_flops(depth, heads, key_dim, width, mlp, length, batch) -> float:
@@ -252,16 +301,16 @@ def sweep(argv: list[str]) -> None:
                f"of the plain reference, the issue's {launch.allocator()} pair): "
                f"{ours / peer:.2f}x (target 1.2x)")
     print(line, flush=True)
-    t, _ = _time_steps(_exp(sh, seeds="0-15"), steps)
+    t, total = _side_by_side(_exp(sh, seeds="0-15"),
+                             [_exp(sh, seeds=str(s)) for s in range(16)], steps)
     pop = record("pop16", 16, t, 16 * flops(sh["depth"], sh["heads"], k_single))
-    total = sum(_time_steps(_exp(sh, seeds=str(s)), steps)[0] for s in range(16))
     seq = record("seq16", 16, total, 16 * flops(sh["depth"], sh["heads"], k_single))
     k_grid = sh["width"] // 4
     grid_useful = sum(flops(d, h, k_grid) for d in range(1, 5) for h in range(1, 5))
-    t, _ = _time_steps(_exp(sh, depths="1-4", heads="1-4"), steps)
+    t, total = _side_by_side(_exp(sh, depths="1-4", heads="1-4"),
+                             [_exp(sh, depths=str(d), heads=str(h), key_dim=k_grid)
+                              for d in range(1, 5) for h in range(1, 5)], steps)
     grid = record("grid16", 16, t, grid_useful)
-    total = sum(_time_steps(_exp(sh, depths=str(d), heads=str(h), key_dim=k_grid), steps)[0]
-                for d in range(1, 5) for h in range(1, 5))
     gridseq = record("gridseq16", 16, total, grid_useful)
     masked = 16 * flops(4, 4, k_grid)
     print(f"  {name}: pop16/seq16 {pop / seq:.2f}x, grid16/gridseq16 {grid / gridseq:.2f}x, "

@@ -46,7 +46,6 @@ import numpy as np
 from limits.languages import automaton, base
 
 BRACKETS = "()[]{}<>"
-UNROLL = 1   # scan steps per loop iteration (XLA:CPU pays per kernel launch, not per row)
 NEG_INF = -np.inf
 
 
