@@ -304,6 +304,23 @@ class Language(abc.ABC):
       labels_B = jnp.where(self.class_exists(lengths_B, max_length), 0, 1)
     return self.sample_symbols(key, labels_B, lengths_B, max_length)
 
+  def mix_classes(self, key: jax.Array, labels_B: jax.Array, lengths_B: jax.Array,
+                  max_length: int) -> jax.Array:
+    """`sample_symbols` of a SPLIT_CLASSES language: both classes drawn by `sample_class`
+    for every row, each row keeping its label's (recognition itself draws half batches)."""
+    k_mem, k_non = jax.random.split(key)
+    mem = self.sample_class(k_mem, 1, lengths_B, max_length)
+    non = self.sample_class(k_non, 0, lengths_B, max_length)
+    return jnp.where((labels_B == 1)[:, None], mem, non)
+
+  def reject_non_members(self, key: jax.Array, lengths_B: jax.Array, max_length: int,
+                         time_major: bool = False) -> jax.Array:
+    """int32[B, L]: uniform non-members by rejection, for languages where most strings are
+    non-members. Length 0 has none (the empty string is a member): such rows keep a draw."""
+    zeros = jnp.zeros(lengths_B.shape, jnp.int32)
+    return self.rejection_sample(key, zeros, lengths_B, max_length, skip_B=lengths_B == 0,
+                                 time_major=time_major)
+
   def recognition(self, key: jax.Array, lengths_B: jax.Array, max_length: int) -> Batch:
     """Exactly balanced members / non-members of the given exact lengths (label 1 = member).
 

@@ -60,11 +60,10 @@ class Counter(base.Language):
   def sample_class(self, key, label, lengths_B, max_length):
     if label == 1:
       return self._member(lengths_B, max_length)
-    return self.rejection_sample(key, jnp.zeros_like(lengths_B), lengths_B, max_length)
+    return self.reject_non_members(key, lengths_B, max_length)
 
   def sample_symbols(self, key, labels_B, lengths_B, max_length):
-    other = self.rejection_sample(key, jnp.zeros_like(labels_B), lengths_B, max_length)
-    return jnp.where((labels_B == 1)[:, None], self._member(lengths_B, max_length), other)
+    return self.mix_classes(key, labels_B, lengths_B, max_length)
 
   def sample_prefixes(self, key, lengths_B, max_length):
     i = jnp.arange(max_length + 1)[None, :]

@@ -235,20 +235,10 @@ class Dyck(base.Language):
   def sample_class(self, key, label, lengths_B, max_length):
     if label == 1:
       return self._walk(key, lengths_B, max_length, "member")
-    return self._non_members(key, lengths_B, max_length)
-
-  def _non_members(self, key, lengths_B, max_length):
-    """int32[B, L]: uniform non-members by rejection (at n >= 4 most uniform strings are
-    non-members, so the loop rarely runs). Length 0 has none: such rows keep a draw."""
-    zeros = jnp.zeros(lengths_B.shape, jnp.int32)
-    return self.rejection_sample(key, zeros, lengths_B, max_length, skip_B=lengths_B == 0,
-                                 time_major=True)
+    return self.reject_non_members(key, lengths_B, max_length, time_major=True)
 
   def sample_symbols(self, key, labels_B, lengths_B, max_length):
-    k_m, k_n = jax.random.split(key)
-    mem = self._walk(k_m, lengths_B, max_length, "member")
-    non = self._non_members(k_n, lengths_B, max_length)
-    return jnp.where((labels_B == 1)[:, None], mem, non)
+    return self.mix_classes(key, labels_B, lengths_B, max_length)
 
   def sample_prefixes(self, key, lengths_B, max_length):
     return self._walk(key, lengths_B, max_length, "prefix")

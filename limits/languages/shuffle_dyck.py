@@ -163,24 +163,15 @@ class ShuffleDyck(base.Language):
     _, sym_LxB = jax.lax.scan(step, init, (jnp.arange(L), u_2xLxB[0], u_2xLxB[1]))
     return sym_LxB.T
 
-  def _non_members(self, key, lengths_B, max_length):
-    """int32[B, L]: uniform non-members by rejection (rows of length 0 keep a draw)."""
-    zeros = jnp.zeros(lengths_B.shape, jnp.int32)
-    return self.rejection_sample(key, zeros, lengths_B, max_length, skip_B=lengths_B == 0,
-                                 time_major=True)
-
   SPLIT_CLASSES = True
 
   def sample_class(self, key, label, lengths_B, max_length):
     if label == 1:
       return self._sample_members(key, lengths_B, max_length)
-    return self._non_members(key, lengths_B, max_length)
+    return self.reject_non_members(key, lengths_B, max_length, time_major=True)
 
   def sample_symbols(self, key, labels_B, lengths_B, max_length):
-    k_mem, k_non = jax.random.split(key)
-    non = self._non_members(k_non, lengths_B, max_length)
-    mem = self._sample_members(k_mem, lengths_B, max_length)
-    return jnp.where((labels_B == 1)[:, None], mem, non)
+    return self.mix_classes(key, labels_B, lengths_B, max_length)
 
   # Generator ----------------------------------------------------------------------
   def sample_prefixes(self, key, lengths_B, max_length):
