@@ -183,12 +183,15 @@ CPU_CHUNK_BYTES = 8 << 20
 
 
 def resolve_member_chunk(setup: Setup) -> int:
-  """The member chunk the step uses: train.member_chunk, with -1 resolved (0 = all)."""
+  """The member chunk the step uses: train.member_chunk, with -1 resolved (0 = all).
+
+  -1 loops over members only on one CPU device: a member axis sharded over devices (or
+  an accelerator) is vmapped whole."""
   chunk, m = setup.exp.train.member_chunk, setup.num_members
   if chunk >= 0:
     return chunk
-  if jax.default_backend() != "cpu" or m == 1:
-    return 0
+  if jax.default_backend() != "cpu" or m == 1 or parallel.member_sharding(m) is not None:
+    return 0   # accelerators, or members already split over several devices: one vmap
   exp = setup.exp
   t = exp.max_train_length + 2
   heads = max(mb.heads for mb in setup.members)

@@ -164,15 +164,17 @@ def test_member_chunks_compute_the_same_population():
 
 def test_auto_member_chunk_loops_over_large_members_on_cpu():
   """member_chunk=-1 (the default): tiny members side by side, paper-sized members one at a
-  time on CPU; explicit values are kept."""
-  small = train_lib.make_setup(_exp(seeds="0-3"))
+  time on one CPU device, a member axis split over devices vmapped; explicit values kept."""
+  small = train_lib.make_setup(_exp(seeds="0-2"))
   assert small.exp.train.member_chunk == -1 and train_lib.resolve_member_chunk(small) == 0
   cfg = parity_config.get_config("smoke")
   cfg.model.update(depth=5, heads=8, width=64, mlp_width=256)
   cfg.train.update(batch_size=128)
-  cfg.sweep.update(seeds="0-3")
+  cfg.sweep.update(seeds="0-2")       # 3 members: not split over the 8 test devices
   big = train_lib.make_setup(config_lib.validate(cfg))
   assert train_lib.resolve_member_chunk(big) == 1
+  cfg.sweep.update(seeds="0-3")       # 4 members on 4 devices: one vmap, no loop
+  assert train_lib.resolve_member_chunk(train_lib.make_setup(config_lib.validate(cfg))) == 0
   cfg.train.member_chunk = 0
   assert train_lib.resolve_member_chunk(train_lib.make_setup(config_lib.validate(cfg))) == 0
   cfg.train.member_chunk = -2
