@@ -11,8 +11,8 @@ tiny: 2 layers, width 16, 4 heads, FFN 64, batch 4, length 20) it measures, in o
               interleaved with pop16's (best round of each), as are grid16 / gridseq16
   grid16      a depth 1..4 x heads 1..4 masked population
   gridseq16   its 16 members as standalone runs, one after another
-Steps are timed after compilation (2 warm-up steps), best of at least 3 rounds of --steps
-steps (~1 s in all), member-steps/s = members x steps / s.
+Steps are timed after compilation (2 warm-up steps), best of at least 3 interleaved rounds
+of --steps steps (`_best_rounds`), member-steps/s = members x steps / s.
 Useful FLOP rate counts each member's own depth and heads (forward + backward = 3 x the
 forward matmul FLOPs), against a float32 matrix-multiply rate measured in the same run.
 Then: time to first step of a Delétang-style run (train lengths uniform in 1..40), and
@@ -61,31 +61,52 @@ def _exp(shape: dict, **sweep):
   return config_lib.validate(cfg)
 
 
-def _time_steps(exp, steps: int) -> tuple[float, float]:
-  """(seconds for `steps` steps after warm-up, seconds to compile + first step)."""
+def _compiled(exp) -> tuple[list, float]:
+  """([jitted step, state after 2 warm-up steps, member keys], seconds for init + compile
+  + first step) of one experiment."""
   import jax
   from limits import train as train_lib
   setup = train_lib.make_setup(exp)
   t0 = time.perf_counter()
-  state = train_lib.init_state(setup)
-  keys = train_lib.member_keys(setup)[1]
+  state, keys = train_lib.init_state(setup), train_lib.member_keys(setup)[1]
   fn = jax.jit(train_lib.make_train_step(setup), donate_argnums=0)
   state, m = fn(state, keys)
   jax.block_until_ready(m)
   first = time.perf_counter() - t0
   state, m = fn(state, keys)
   jax.block_until_ready(m)
-  # Best of several rounds of `steps` steps (at least 3, and ~1 s in all): a round that
-  # lasts milliseconds (tiny shape) is otherwise at the mercy of the machine's noise.
-  best, spent, rounds = float("inf"), 0.0, 0
-  while rounds < 3 or (spent < 1.0 and rounds < 50):
+  return [fn, state, keys], first
+
+
+def _best_rounds(sides: list[list[list]], steps: int) -> list[float]:
+  """Seconds for `steps` steps of each side, a side being runs ([step fn, state, arg])
+  executed one after another: best of interleaved rounds (at least 3, up to ~2 s per
+  side in all), since other load only ever slows a round down and both sides see the
+  same machine."""
+  import jax
+
+  def run(r) -> float:
+    fn, state, arg = r
     t0 = time.perf_counter()
     for _ in range(steps):
-      state, m = fn(state, keys)
+      state, m = fn(state, arg)
     jax.block_until_ready((state, m))
-    dt = time.perf_counter() - t0
-    best, spent, rounds = min(best, dt), spent + dt, rounds + 1
-  return best, first
+    r[1] = state
+    return time.perf_counter() - t0
+
+  best, spent, rounds = [float("inf")] * len(sides), 0.0, 0
+  while rounds < 3 or (spent < 2.0 * len(sides) and rounds < 50):
+    times = [sum(run(r) for r in side) for side in sides]
+    best = [min(b, t) for b, t in zip(best, times)]
+    spent, rounds = spent + sum(times), rounds + 1
+  return best
+
+
+def _time_steps(exp, steps: int) -> tuple[float, float]:
+  """(seconds for `steps` steps after warm-up, best of rounds; seconds to compile + first
+  step)."""
+  run, first = _compiled(exp)
+  return _best_rounds([[run]], steps)[0], first
 
 
 # The issue's measurements, same machine kind: steps/s of a plain Flax model and of
@@ -141,67 +162,27 @@ def _plain_flax_step(shape: dict, lang):
   return jax.jit(step, donate_argnums=0), (params, opt.init(params), jnp.int32(0))
 
 
-def _single_vs_plain(exp, shape: dict, steps: int, rounds: int = 4) -> tuple[float, float]:
-  """(steps/s of one member, steps/s of the plain Flax reference), best of `rounds`
-  interleaved rounds of `steps` steps each (other load only ever slows a round down)."""
+def _single_vs_plain(exp, shape: dict, steps: int) -> tuple[float, float]:
+  """(steps/s of one member, steps/s of the plain Flax reference), interleaved rounds."""
   import jax
   from limits import train as train_lib
-  setup = train_lib.make_setup(exp)
-  ours = jax.jit(train_lib.make_train_step(setup), donate_argnums=0)
-  keys = train_lib.member_keys(setup)[1]
-  plain, p_state = _plain_flax_step(shape, setup.language)
-  runs = {"ours": [ours, train_lib.init_state(setup), keys],
-          "plain": [plain, p_state, jax.random.key(2)]}
-  best = {"ours": 0.0, "plain": 0.0}
-  for r in range(rounds + 1):
-    for name, run in runs.items():
-      fn, state, arg = run
-      t0 = time.perf_counter()
-      for _ in range(steps if r else 2):     # round 0: compile and warm up
-        state, m = fn(state, arg)
-      jax.block_until_ready((state, m))
-      run[1] = state
-      if r:
-        best[name] = max(best[name], steps / (time.perf_counter() - t0))
-  return best["ours"], best["plain"]
-
-
-def _compiled(exp) -> list:
-  """[jitted step, state after 2 warm-up steps, member keys] of one experiment."""
-  import jax
-  from limits import train as train_lib
-  setup = train_lib.make_setup(exp)
-  fn = jax.jit(train_lib.make_train_step(setup), donate_argnums=0)
-  state, keys = train_lib.init_state(setup), train_lib.member_keys(setup)[1]
-  for _ in range(2):
-    state, m = fn(state, keys)
-  jax.block_until_ready(m)
-  return [fn, state, keys]
+  ours, _ = _compiled(exp)
+  plain, p_state = _plain_flax_step(shape, train_lib.make_setup(exp).language)
+  plain_run = [plain, p_state, jax.random.key(2)]
+  for _ in range(2):                                   # compile and warm up
+    plain_run[1], loss = plain(plain_run[1], plain_run[2])
+  jax.block_until_ready(loss)
+  t_ours, t_plain = _best_rounds([[ours], [plain_run]], steps)
+  return steps / t_ours, steps / t_plain
 
 
 def _side_by_side(pop_exp, seq_exps, steps: int) -> tuple[float, float]:
   """(seconds for `steps` steps of the population, seconds for `steps` steps of each
-  sequential run, one after another): best of interleaved rounds (at least 3, ~2 s per
-  side in all), so both sides see the same machine."""
-  import jax
-  pop, seq = _compiled(pop_exp), [_compiled(e) for e in seq_exps]
-
-  def run(r) -> float:
-    fn, state, keys = r
-    t0 = time.perf_counter()
-    for _ in range(steps):
-      state, m = fn(state, keys)
-    jax.block_until_ready((state, m))
-    r[1] = state
-    return time.perf_counter() - t0
-
-  best_p = best_s = float("inf")
-  spent, rounds = 0.0, 0
-  while rounds < 3 or (spent < 4.0 and rounds < 30):
-    p, q = run(pop), sum(run(r) for r in seq)
-    best_p, best_s = min(best_p, p), min(best_s, q)
-    spent, rounds = spent + p + q, rounds + 1
-  return best_p, best_s
+  sequential run, one after another), in interleaved rounds (`_best_rounds`)."""
+  pop = _compiled(pop_exp)[0]
+  seq = [_compiled(e)[0] for e in seq_exps]
+  t_pop, t_seq = _best_rounds([[pop], seq], steps)
+  return t_pop, t_seq
 
 
 def _forward_flops(depth, heads, key_dim, width, mlp, length, batch) -> float:
@@ -327,7 +308,7 @@ def sweep(argv: list[str]) -> None:
                                                               train_lengths=tuple(range(1, 41))))
   if "first" in parts:
     # Time to first step with training lengths uniform in 1..40: padded to 40, one program.
-    _, first = _time_steps(exp40, 1)
+    first = _compiled(exp40)[1]
     print(f"time to first step, train lengths uniform in 1..40 ({shape_name} shape): "
           f"{first:.1f} s (init + compile + 1 step), 1 program", flush=True)
   if "eval" in parts:

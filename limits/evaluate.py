@@ -63,11 +63,10 @@ EVAL_ATTENTION_BYTES = 1 << 30
 
 def lengths_side_by_side(setup: train_lib.Setup, padded: int) -> int:
   """How many lengths of a group one evaluation call vmaps at once at this padded size."""
-  e, cfg = setup.exp.eval, setup.exp.model
+  e, cfg = setup.exp.eval, setup.model.cfg      # the population's max-size model
   if cfg.kind != "transformer":
     return e.group
-  heads = max(m.heads for m in setup.members) if setup.members else cfg.heads
-  per_length = e.batch_size * heads * (padded + 2) ** 2 * 4
+  per_length = e.batch_size * cfg.heads * (padded + 2) ** 2 * 4
   if setup.exp.data.task == "prediction" and not cfg.causal:
     per_length *= padded + 2           # the literal prefix form re-reads every prefix
   return max(1, min(e.group, EVAL_ATTENTION_BYTES // per_length))

@@ -192,12 +192,9 @@ def resolve_member_chunk(setup: Setup) -> int:
     return chunk
   if jax.default_backend() != "cpu" or m == 1 or parallel.member_sharding(m) is not None:
     return 0   # accelerators, or members already split over several devices: one vmap
-  exp = setup.exp
-  t = exp.max_train_length + 2
-  heads = max(mb.heads for mb in setup.members)
-  depth = max(mb.depth for mb in setup.members)
-  per_member = 4 * exp.train.batch_size * t * depth * (8 * exp.model.width + heads * t
-                                                       + exp.model.mlp_width)
+  c, t = setup.model.cfg, setup.exp.max_train_length + 2     # the max-size model
+  per_member = 4 * setup.exp.train.batch_size * t * c.depth * (8 * c.width + c.heads * t
+                                                               + c.mlp_width)
   cap = max(1, CPU_CHUNK_BYTES // per_member)
   best = max(k for k in range(1, m + 1) if m % k == 0 and k <= cap)
   return 0 if best == m else best

@@ -74,19 +74,6 @@ def coreachable(delta: np.ndarray, accept: np.ndarray) -> np.ndarray:
     live = new
 
 
-def left_align(sym_LxB: jax.Array, first_B: jax.Array) -> jax.Array:
-  """int32[B, L]: right-aligned scan output (row b starts at step first_B[b]) shifted to
-  start at position 0. A batch of full-length rows (every first_B = 0, as when a length
-  is evaluated or benchmarked alone) is a plain transpose instead of a gather."""
-  L, B = sym_LxB.shape
-
-  def shift():
-    src = jnp.clip(jnp.arange(L)[None, :] + first_B[:, None], 0, L - 1)
-    return sym_LxB[src, jnp.arange(B)[:, None]]
-
-  return jax.lax.cond(jnp.all(first_B == 0), lambda: sym_LxB.T, shift)
-
-
 def _pack_transitions(nx: np.ndarray):
   """The next-state table nx[C, A] as bit fields of uint32 words (`_unpack_transition`):
   state c's successor on symbol a sits at bits [b (c % per), b (c % per + 1)) of word
@@ -281,7 +268,7 @@ class AutomatonLanguage(base.Language):
       return jnp.where(j >= first_B, c_new, c_B), a_B
 
     _, sym_LxB = jax.lax.scan(step, c0_B, (jnp.arange(L), th, u_LxB))
-    return left_align(sym_LxB, first_B)
+    return base.left_align(sym_LxB, first_B)
 
   def sample_symbols(self, key, labels_B, lengths_B, max_length):
     d = self._dev(max_length)

@@ -90,6 +90,19 @@ def uniform_ints(key: jax.Array, shape: Sequence[int]) -> jax.Array:
   return u.reshape(-1)[:n].reshape(tuple(shape)).astype(jnp.int32)
 
 
+def left_align(sym_LxB: jax.Array, first_B: jax.Array) -> jax.Array:
+  """int32[B, L]: right-aligned scan output (row b starts at step first_B[b]) shifted to
+  start at position 0. A batch of full-length rows (every first_B = 0, as when a length
+  is evaluated or benchmarked alone) is a plain transpose instead of a gather."""
+  L, B = sym_LxB.shape
+
+  def shift():
+    src = jnp.clip(jnp.arange(L)[None, :] + first_B[:, None], 0, L - 1)
+    return sym_LxB[src, jnp.arange(B)[:, None]]
+
+  return jax.lax.cond(jnp.all(first_B == 0), lambda: sym_LxB.T, shift)
+
+
 def fixed_point(cum: np.ndarray) -> np.ndarray:
   """int32: cumulative probabilities in [0, 1] as thresholds for `uniform_ints`.
 

@@ -126,24 +126,25 @@ class Dyck(base.Language):
                        f"length; use even lengths such as {n - 1 if n > 1 else 2} or {n + 1})")
 
   # Sampling ---------------------------------------------------------------------
-  def _stack_layout(self, slots: int) -> tuple[int, int, int]:
-    """(bits per type, types per uint32 word, words) of a bit-packed stack of `slots`
-    types; k = 1 needs no stack (every close matches)."""
-    bits = max(1, (self.k - 1).bit_length())
-    per = 32 // bits
-    return bits, per, (-(-slots // per) if self.k > 1 else 0)
-
   # The stack of open types: a tuple of uint32[B] words, b = ceil(log2 k) bits per type,
   # 32 // b types per word, slot i in word i // per. Separate words (not one [B, W]
   # array) keep every read and write elementwise, so XLA:CPU fuses a whole scan step.
+  @property
+  def _stack_bits(self) -> tuple[int, int]:
+    """(bits per type, types per uint32 word) of the stack."""
+    bits = max(1, (self.k - 1).bit_length())
+    return bits, 32 // bits
+
   def _empty_stack(self, slots: int, batch: int) -> tuple[jax.Array, ...]:
-    return (jnp.zeros((batch,), jnp.uint32),) * self._stack_layout(slots)[2]
+    """A stack of `slots` types; k = 1 needs none (every close matches)."""
+    words = -(-slots // self._stack_bits[1]) if self.k > 1 else 0
+    return (jnp.zeros((batch,), jnp.uint32),) * words
 
   def _read(self, stack, slot_B):
     """uint32[B]: the type at stack slot `slot_B` (0 for k = 1: no stack; 0 past the end)."""
     if not stack:
       return jnp.zeros(slot_B.shape, jnp.uint32)
-    bits, per, _ = self._stack_layout(0)
+    bits, per = self._stack_bits
     slot_B = slot_B.astype(jnp.uint32)
     w_B = slot_B // per
     word = stack[0]
@@ -156,7 +157,7 @@ class Dyck(base.Language):
     is dropped: callers bound the depth or detect the overflow."""
     if not stack:
       return stack
-    bits, per, _ = self._stack_layout(0)
+    bits, per = self._stack_bits
     slot_B = slot_B.astype(jnp.uint32)
     sh = (slot_B % per) * bits
     w_B = jnp.where(do_B, slot_B // per, jnp.uint32(len(stack)))
@@ -166,9 +167,11 @@ class Dyck(base.Language):
 
   @functools.lru_cache(maxsize=None)
   def _thresholds(self, max_length: int, kind: str) -> jax.Array:
-    """int32[L, W]: fixed-point P(open | depth d) when r symbols follow (row r). kind "member": uniform members (open weight
-    k M_r(d+1), close M_r(d-1)); "prefix": the generator conditioned on m steps without
-    EOS (open e_open(d) S_r(d+1), close e_close(d) S_r(d-1), S the survival weight)."""
+    """int32[L, W]: fixed-point P(open | depth d) when r symbols follow (row r).
+
+    kind "member": uniform members (open weight k M_r(d+1), close M_r(d-1)); "prefix":
+    the generator conditioned on m steps without EOS (open e_open(d) S_r(d+1), close
+    e_close(d) S_r(d-1), S the survival weight)."""
     L = max_length
     count, log_w = self.np_tables(L)
     dc = self.dcap(L)
@@ -208,29 +211,29 @@ class Dyck(base.Language):
 
     def run(slots):
       def step(carry, inp):
-        d_B, top_B, st = carry
+        d_B, deepest_B, st = carry
         j, th_W, u_B, t_B = inp
         active = j >= first_B
         is_open = u_B < th_W[jnp.minimum(d_B, W - 1)]
         sym = jnp.where(is_open, 2 * t_B, 2 * self._read(st, d_B - 1) + 1).astype(jnp.int32)
         st = self._write(st, d_B, t_B, is_open & active)
         d_B = jnp.where(active, jnp.where(is_open, d_B + 1, d_B - 1), d_B)
-        return (d_B, jnp.maximum(top_B, d_B), st), sym
+        return (d_B, jnp.maximum(deepest_B, d_B), st), sym
 
       z = jnp.zeros((B,), jnp.int32)
-      (_, top_B, _), sym_LxB = jax.lax.scan(step, (z, z, self._empty_stack(slots, B)),
+      (_, deepest_B, _), sym_LxB = jax.lax.scan(step, (z, z, self._empty_stack(slots, B)),
                                             (jnp.arange(L), th, u_LxB, t_LxB))
-      return sym_LxB, jnp.max(top_B) > slots
+      return sym_LxB, jnp.max(deepest_B) > slots
 
     # A stack of ~3 sqrt(L) slots rarely overflows (the height of a random walk bridge is
     # ~ sqrt(L)); if a row does, the walk is redone with the full stack from the same
     # uniforms, so the result is exactly the full-stack walk either way.
-    _, per, _ = self._stack_layout(0)
+    per = self._stack_bits[1]
     small = W if self.k == 1 else min(W, per * max(1, round(self.STACK_SQRT * math.sqrt(L) / per)))
     sym_LxB, overflow = run(small)
     if small < W:
       sym_LxB = jax.lax.cond(overflow, lambda: run(W)[0], lambda: sym_LxB)
-    return automaton.left_align(sym_LxB, first_B)
+    return base.left_align(sym_LxB, first_B)
 
   def sample_class(self, key, label, lengths_B, max_length):
     if label == 1:
@@ -251,11 +254,11 @@ class Dyck(base.Language):
     B, L = symbols_BxL.shape
 
     def step(carry, x_B):
-      d_B, st_BxN = carry
+      d_B, st = carry
       is_open = x_B % 2 == 0
-      st_BxN = self._write(st_BxN, d_B, x_B // 2, is_open)
+      st = self._write(st, d_B, x_B // 2, is_open)
       d_B = jnp.where(is_open, d_B + 1, jnp.maximum(d_B - 1, 0))
-      return (d_B, st_BxN), (d_B, self._read(st_BxN, d_B - 1).astype(jnp.int32))
+      return (d_B, st), (d_B, self._read(st, d_B - 1).astype(jnp.int32))
 
     init = (jnp.zeros((B,), jnp.int32), self._empty_stack(max(self.dcap(L), 1), B))
     _, (dep_LxB, top_LxB) = jax.lax.scan(step, init, symbols_BxL.T)
