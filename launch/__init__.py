@@ -40,4 +40,40 @@ def _preload_tcmalloc() -> None:
     pass   # cannot re-execute: run on with the default allocator
 
 
+# One XLA:CPU device per usable core (`JAX_NUM_CPU_DEVICES`, set before JAX starts): a
+# population's members are split over devices, so each core trains its own members
+# (`parallel.map_members`) instead of every op being split over all cores. A one-member
+# run uses one device, whose ops still use every core. An explicit device count
+# (JAX_NUM_CPU_DEVICES, or --xla_force_host_platform_device_count in XLA_FLAGS) is kept;
+# LIMITS_CPU_DEVICES=N asks for N (1: a single CPU device, JAX's default).
+def cpu_devices() -> int:
+  """CPU devices the entry points ask JAX for: LIMITS_CPU_DEVICES, else usable cores."""
+  want = _os.environ.get("LIMITS_CPU_DEVICES", "")
+  if want.strip():
+    try:
+      n = int(want)
+    except ValueError:
+      n = 0
+    if n < 1:
+      print(f"error: LIMITS_CPU_DEVICES must be a positive integer, got {want!r}",
+            file=_sys.stderr, flush=True)
+      _sys.exit(2)
+    return n
+  try:
+    return max(1, len(_os.sched_getaffinity(0)))
+  except (AttributeError, OSError):
+    return max(1, _os.cpu_count() or 1)
+
+
+def _set_cpu_devices() -> None:
+  argv = list(getattr(_sys, "orig_argv", []))
+  if len(argv) < 3 or argv[1] != "-m" or not argv[2].startswith("launch."):
+    return
+  if ("JAX_NUM_CPU_DEVICES" in _os.environ
+      or "xla_force_host_platform_device_count" in _os.environ.get("XLA_FLAGS", "")):
+    return
+  _os.environ["JAX_NUM_CPU_DEVICES"] = str(cpu_devices())
+
+
 _preload_tcmalloc()
+_set_cpu_devices()

@@ -254,6 +254,10 @@ def sweep(argv: list[str]) -> None:
   print(f"allocator: {launch.allocator()}  (entry points preload tcmalloc where installed; "
         f"LIMITS_TCMALLOC=0 for glibc)", flush=True)
   print(f"float32 matmul ceiling (1024x1024, this run): {ceiling / 1e9:.1f} GFLOP/s", flush=True)
+  import jax
+  print(f"devices: {jax.device_count()} x {jax.devices()[0].platform} (populations split their "
+        f"members over them; single and sequential runs use one; on CPU the entry points "
+        f"make one device per core, LIMITS_CPU_DEVICES=1 for a single one)", flush=True)
   rows, speedup = [], None
   for name in (shapes if "train" in parts else ()):
     sh = SHAPES[name]

@@ -11,7 +11,7 @@ files other than checkpoints (orbax saves and restores with every process).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import jax
 import numpy as np
@@ -63,6 +63,32 @@ def member_sharding(num_members: int):
                        axis_types=(jax.sharding.AxisType.Auto,))
   spec = ("members" if num_members % len(devices) == 0 else None)
   return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(spec))
+
+
+def local_members(num_members: int) -> int:
+  """Members each device holds: M over the member-axis devices (M when not split)."""
+  sharding = member_sharding(num_members)
+  if sharding is None or sharding.spec == jax.sharding.PartitionSpec(None):
+    return num_members
+  return num_members // sharding.mesh.size
+
+
+def map_members(fn: Callable[..., Any], num_members: int) -> Callable[..., Any]:
+  """`fn(*args)` over arguments whose leaves all carry the member axis M first, run by
+  every member-axis device on its own M / devices members (`jax.shard_map`): each device
+  runs its members independently, the way pmap would. Closed-over values are replicated.
+  With one device, or members replicated, this is `fn` itself (XLA partitions nothing).
+  """
+  sharding = member_sharding(num_members)
+  if sharding is None or local_members(num_members) == num_members:
+    return fn
+  spec = jax.sharding.PartitionSpec("members")
+
+  def mapped(*args):
+    return jax.shard_map(fn, mesh=sharding.mesh, in_specs=(spec,) * len(args),
+                         out_specs=spec, check_vma=False)(*args)
+
+  return mapped
 
 
 def shard_members(tree: Any, num_members: int) -> Any:

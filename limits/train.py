@@ -183,27 +183,31 @@ CPU_CHUNK_BYTES = 8 << 20
 
 
 def resolve_member_chunk(setup: Setup) -> int:
-  """The member chunk the step uses: train.member_chunk, with -1 resolved (0 = all).
+  """Members one device trains side by side (vmap) per iteration of its loop over its
+  own members (`lax.map`); 0 = all of them at once, no loop.
 
-  -1 loops over members only on one CPU device: a member axis sharded over devices (or
-  an accelerator) is vmapped whole."""
-  chunk, m = setup.exp.train.member_chunk, setup.num_members
-  if chunk >= 0:
-    return chunk
-  if jax.default_backend() != "cpu" or m == 1 or parallel.member_sharding(m) is not None:
-    return 0   # accelerators, or members already split over several devices: one vmap
-  c, t = setup.model.cfg, setup.exp.max_train_length + 2     # the max-size model
-  per_member = 4 * setup.exp.train.batch_size * t * c.depth * (8 * c.width + c.heads * t
-                                                               + c.mlp_width)
-  cap = max(1, CPU_CHUNK_BYTES // per_member)
-  best = max(k for k in range(1, m + 1) if m % k == 0 and k <= cap)
-  return 0 if best == m else best
+  Each member-axis device holds M / devices members (`parallel.local_members`). An
+  explicit `train.member_chunk` becomes the largest divisor of that count not above it;
+  -1 (auto) loops only on CPU, chunks of members whose activations fit CPU_CHUNK_BYTES.
+  """
+  chunk, local = setup.exp.train.member_chunk, parallel.local_members(setup.num_members)
+  if chunk == 0 or local == 1 or (chunk < 0 and jax.default_backend() != "cpu"):
+    return 0
+  if chunk < 0:
+    c, t = setup.model.cfg, setup.exp.max_train_length + 2     # the max-size model
+    per_member = 4 * setup.exp.train.batch_size * t * c.depth * (8 * c.width + c.heads * t
+                                                                 + c.mlp_width)
+    chunk = max(1, CPU_CHUNK_BYTES // per_member)
+  best = max(k for k in range(1, local + 1) if local % k == 0 and k <= chunk)
+  return 0 if best == local else best
 
 
 def make_train_step(setup: Setup) -> Callable[[TrainState, jax.Array], tuple[TrainState, dict]]:
   """`train_step(state, keys_M) -> (state, metrics)`, pure; jit it once with donated state.
 
-  Every member takes one step at once (vmap over the member axis). Member m samples its
+  Every member takes one step in this one program: each member-axis device takes its own
+  members (`parallel.map_members`), vmapped, or in chunks looped inside the step
+  (`resolve_member_chunk`). Member m samples its
   batch on device from `fold_in(keys_M[m], step)`: lengths uniform over its own training
   lengths, padded to the population's maximum. Its updates are AdamW's scaled by its own
   learning rate. A member whose loss or new parameters are not finite keeps its previous
@@ -246,17 +250,19 @@ def make_train_step(setup: Setup) -> Callable[[TrainState, jax.Array], tuple[Tra
                                                     state.step, depth, heads, lr, lengths,
                                                     n_lengths)
 
+    def local(*args):
+      # This device's members: in chunks of `chunk` side by side (vmap), chunks one after
+      # another (lax.map) inside the same program (memory of one chunk, one compile).
+      if not chunk:
+        return members(*args)
+      n = jax.tree.leaves(args)[0].shape[0]
+      split = lambda x: x.reshape((n // chunk, chunk) + x.shape[1:])
+      out = jax.lax.map(lambda a: members(*a), jax.tree.map(split, args))
+      return jax.tree.map(lambda x: x.reshape((n,) + x.shape[2:]), out)
+
     args = (state.params, state.opt_state, state.diverged_M, keys_M, depth_M, heads_M,
             arr.lr_M, arr.lengths_MxL, arr.num_lengths_M)
-    if chunk and chunk < m:
-      # Chunks of `member_chunk` members side by side (vmap), chunks one after another
-      # (lax.map) inside the same program: memory of one chunk, one compile.
-      split = lambda x: x.reshape((m // chunk, chunk) + x.shape[1:])
-      out = jax.lax.map(lambda a: members(*a), jax.tree.map(split, args))
-      params, opt_state, diverged, metrics = jax.tree.map(
-          lambda x: x.reshape((m,) + x.shape[2:]), out)
-    else:
-      params, opt_state, diverged, metrics = members(*args)
+    params, opt_state, diverged, metrics = parallel.map_members(local, m)(*args)
     newly = diverged & ~state.diverged_M
     return TrainState(step=state.step + 1, params=params, opt_state=opt_state,
                       diverged_M=diverged,

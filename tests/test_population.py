@@ -140,6 +140,31 @@ def test_eight_devices_match_one():
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=2 * 20 * exp.train.learning_rate)
 
 
+def test_devices_loop_over_their_own_members():
+  """16 members on 8 devices, each device looping over its 2 (member_chunk=1, shard_map),
+  train like the same 16 vmapped on one device (tolerances as above)."""
+  exp = _exp(seeds="0-15")
+  looped = dataclasses.replace(exp, train=dataclasses.replace(exp.train, member_chunk=1))
+  setup = train_lib.make_setup(looped)
+  assert parallel.local_members(16) == 2 and train_lib.resolve_member_chunk(setup) == 1
+  log8, log1 = {}, {}
+  sharded = train_lib.train_loop(setup, train_lib.init_state(setup),
+                                 on_metrics=lambda s, m: log8.__setitem__(s, m))
+  assert len(jax.tree.leaves(sharded.params)[0].sharding.device_set) == 8
+  orig = parallel.member_sharding
+  parallel.member_sharding = lambda m: None
+  try:
+    one = train_lib.make_setup(dataclasses.replace(looped, train=exp.train))
+    single = train_lib.train_loop(one, train_lib.init_state(one),
+                                  on_metrics=lambda s, m: log1.__setitem__(s, m))
+  finally:
+    parallel.member_sharding = orig
+  for s in log8:
+    np.testing.assert_allclose(log8[s]["loss_bits"], log1[s]["loss_bits"], atol=1e-4)
+  for a, b in zip(jax.tree.leaves(sharded.params), jax.tree.leaves(single.params), strict=True):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=2 * 20 * exp.train.learning_rate)
+
+
 def test_member_chunks_compute_the_same_population():
   """train.member_chunk=2: 4 members in 2 chunks (lax.map) train like all 4 at once."""
   exp = _exp(seeds="0-3")
@@ -164,7 +189,8 @@ def test_member_chunks_compute_the_same_population():
 
 def test_auto_member_chunk_loops_over_large_members_on_cpu():
   """member_chunk=-1 (the default): tiny members side by side, paper-sized members one at a
-  time on one CPU device, a member axis split over devices vmapped; explicit values kept."""
+  time, each device looping over its own members; explicit values kept (within a
+  device's members)."""
   small = train_lib.make_setup(_exp(seeds="0-2"))
   assert small.exp.train.member_chunk == -1 and train_lib.resolve_member_chunk(small) == 0
   cfg = parity_config.get_config("smoke")
@@ -173,7 +199,12 @@ def test_auto_member_chunk_loops_over_large_members_on_cpu():
   cfg.sweep.update(seeds="0-2")       # 3 members: not split over the 8 test devices
   big = train_lib.make_setup(config_lib.validate(cfg))
   assert train_lib.resolve_member_chunk(big) == 1
-  cfg.sweep.update(seeds="0-3")       # 4 members on 4 devices: one vmap, no loop
+  cfg.sweep.update(seeds="0-3")       # 4 members on 4 devices: one each, no loop
+  assert train_lib.resolve_member_chunk(train_lib.make_setup(config_lib.validate(cfg))) == 0
+  cfg.sweep.update(seeds="0-15")      # 16 members on 8 devices: each loops over its 2
+  assert parallel.local_members(16) == 2
+  assert train_lib.resolve_member_chunk(train_lib.make_setup(config_lib.validate(cfg))) == 1
+  cfg.train.member_chunk = 8          # explicit: the largest divisor of 2 members not above 8
   assert train_lib.resolve_member_chunk(train_lib.make_setup(config_lib.validate(cfg))) == 0
   cfg.train.member_chunk = 0
   assert train_lib.resolve_member_chunk(train_lib.make_setup(config_lib.validate(cfg))) == 0
