@@ -112,74 +112,70 @@ def test_diverged_member_is_frozen_and_marked():
     assert np.isfinite(np.asarray(x)).all()
 
 
-def test_eight_devices_match_one():
-  """The member axis sharded over 8 simulated devices trains like one device.
-
-  Tolerance: losses agree to 1e-4 at every logged step; parameters to within Adam's step
-  size (XLA compiles the sharded program differently, and Adam amplifies last-bit
-  differences of near-zero gradients into lr-sized moves).
-  """
-  assert jax.local_device_count() == 8
-  exp = _exp(seeds="0-7")
-  setup = train_lib.make_setup(exp)
-  log8, log1 = {}, {}
-  sharded = train_lib.train_loop(setup, train_lib.init_state(setup),
-                                 on_metrics=lambda s, m: log8.__setitem__(s, m))
-  assert len(jax.tree.leaves(sharded.params)[0].sharding.device_set) == 8
+def _train_logged(exp, one_device: bool = False):
+  """(state, {step: metrics}) of `exp`'s population, optionally on one device."""
+  log = {}
   orig = parallel.member_sharding
-  parallel.member_sharding = lambda m: None
+  if one_device:
+    parallel.member_sharding = lambda m: None
   try:
-    single = train_lib.train_loop(setup, train_lib.init_state(setup),
-                                  on_metrics=lambda s, m: log1.__setitem__(s, m))
+    setup = train_lib.make_setup(exp)
+    state = train_lib.train_loop(setup, train_lib.init_state(setup),
+                                 on_metrics=lambda s, m: log.__setitem__(s, m))
   finally:
     parallel.member_sharding = orig
-  assert len(jax.tree.leaves(single.params)[0].sharding.device_set) == 1
-  for s in log8:
-    np.testing.assert_allclose(log8[s]["loss_bits"], log1[s]["loss_bits"], atol=1e-4)
-  for a, b in zip(jax.tree.leaves(sharded.params), jax.tree.leaves(single.params), strict=True):
-    np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=2 * 20 * exp.train.learning_rate)
+  return state, log
+
+
+def _assert_trained_alike(a, b, lr: float):
+  """Losses agree to 1e-4 at every logged step; parameters to within Adam's step size
+  (XLA compiles the sharded program differently, and Adam amplifies last-bit differences
+  of near-zero gradients into lr-sized moves)."""
+  (state_a, log_a), (state_b, log_b) = a, b
+  for s in log_a:
+    np.testing.assert_allclose(log_a[s]["loss_bits"], log_b[s]["loss_bits"], atol=1e-4)
+  for x, y in zip(jax.tree.leaves(state_a.params), jax.tree.leaves(state_b.params), strict=True):
+    np.testing.assert_allclose(np.asarray(x), np.asarray(y), atol=2 * 20 * lr)
+
+
+def _devices(state) -> int:
+  return len(jax.tree.leaves(state.params)[0].sharding.device_set)
+
+
+def test_eight_devices_match_one():
+  """The member axis sharded over 8 simulated devices trains like one device."""
+  assert jax.local_device_count() == 8
+  exp = _exp(seeds="0-7")
+  sharded, single = _train_logged(exp), _train_logged(exp, one_device=True)
+  assert _devices(sharded[0]) == 8 and _devices(single[0]) == 1
+  _assert_trained_alike(sharded, single, exp.train.learning_rate)
 
 
 def test_devices_loop_over_their_own_members():
   """16 members on 8 devices, each device looping over its 2 (member_chunk=1, shard_map),
-  train like the same 16 vmapped on one device (tolerances as above)."""
+  train like the same 16 vmapped on one device."""
   exp = _exp(seeds="0-15")
   looped = dataclasses.replace(exp, train=dataclasses.replace(exp.train, member_chunk=1))
-  setup = train_lib.make_setup(looped)
-  assert parallel.local_members(16) == 2 and train_lib.resolve_member_chunk(setup) == 1
-  log8, log1 = {}, {}
-  sharded = train_lib.train_loop(setup, train_lib.init_state(setup),
-                                 on_metrics=lambda s, m: log8.__setitem__(s, m))
-  assert len(jax.tree.leaves(sharded.params)[0].sharding.device_set) == 8
-  orig = parallel.member_sharding
-  parallel.member_sharding = lambda m: None
-  try:
-    one = train_lib.make_setup(dataclasses.replace(looped, train=exp.train))
-    single = train_lib.train_loop(one, train_lib.init_state(one),
-                                  on_metrics=lambda s, m: log1.__setitem__(s, m))
-  finally:
-    parallel.member_sharding = orig
-  for s in log8:
-    np.testing.assert_allclose(log8[s]["loss_bits"], log1[s]["loss_bits"], atol=1e-4)
-  for a, b in zip(jax.tree.leaves(sharded.params), jax.tree.leaves(single.params), strict=True):
-    np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=2 * 20 * exp.train.learning_rate)
+  assert parallel.local_members(16) == 2
+  assert train_lib.resolve_member_chunk(train_lib.make_setup(looped)) == 1
+  sharded, single = _train_logged(looped), _train_logged(exp, one_device=True)
+  assert _devices(sharded[0]) == 8
+  _assert_trained_alike(sharded, single, exp.train.learning_rate)
 
 
 def test_member_chunks_compute_the_same_population():
-  """train.member_chunk=2: 4 members in 2 chunks (lax.map) train like all 4 at once."""
+  """train.member_chunk=2: 4 members on one device in 2 chunks (lax.map) train like all 4
+  at once."""
   exp = _exp(seeds="0-3")
   chunked = dataclasses.replace(exp, train=dataclasses.replace(exp.train, member_chunk=2))
-  logs = []
-  for e in (exp, chunked):
-    setup = train_lib.make_setup(e)
-    log = {}
-    state = train_lib.train_loop(setup, train_lib.init_state(setup),
-                                 on_metrics=lambda s, m: log.__setitem__(s, m))
-    logs.append((log, state))
-  for s in logs[0][0]:
-    np.testing.assert_allclose(logs[0][0][s]["loss_bits"], logs[1][0][s]["loss_bits"], atol=1e-4)
-  for a, b in zip(jax.tree.leaves(logs[0][1].params), jax.tree.leaves(logs[1][1].params), strict=True):
-    np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=2 * 20 * exp.train.learning_rate)
+  orig = parallel.member_sharding
+  parallel.member_sharding = lambda m: None
+  try:
+    assert train_lib.resolve_member_chunk(train_lib.make_setup(chunked)) == 2
+  finally:
+    parallel.member_sharding = orig
+  _assert_trained_alike(_train_logged(exp, one_device=True),
+                        _train_logged(chunked, one_device=True), exp.train.learning_rate)
   cfg = parity_config.get_config("smoke")
   cfg.sweep.update(seeds="0-3")
   cfg.train.member_chunk = 3
