@@ -55,9 +55,11 @@ class TrainConfig:
   checkpoint_every: int = 500
   keep_checkpoints: int = 3
   log_every: int = 100
-  # Members trained side by side (vmap) per chunk, chunks one after another inside the
-  # step: 0 all at once; -1 auto (all at once on accelerators; on CPU chunks whose
-  # activations fit ~8 MB, since a wide vmap of large members loses to a loop there).
+  # Of each device's own members, how many train side by side (vmap) per chunk, chunks
+  # one after another inside the step: 0 all at once; -1 auto (all at once on
+  # accelerators; on CPU chunks whose activations fit ~8 MB, since a wide vmap of large
+  # members loses to a loop there). With members split over devices, the largest
+  # divisor of a device's member count not above this value.
   member_chunk: int = -1
 
 
