@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import abc
 import math
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import flax.struct
 import jax
@@ -301,30 +301,19 @@ class Language(abc.ABC):
     del max_length
     return jnp.ones(lengths_B.shape, bool)
 
-  # Whether `recognition` samples members and non-members as separate half batches.
-  SPLIT_CLASSES = False
-
   def sample_class(self, key: jax.Array, label: int, lengths_B: jax.Array,
                    max_length: int) -> jax.Array:
     """int32[B, L]: uniform strings of one class, `label` static (1 members, 0 non-members).
 
     For label 0, rows whose length has no non-member get a member (`class_exists`). The
     default calls `sample_symbols`; a language whose classes are sampled by different
-    means (Dyck: ballot walk / rejection) overrides this so each class pays only its own.
+    means (Dyck: ballot walk / rejection) is a `SplitClasses`, which defines this instead,
+    so each class pays only its own.
     """
     labels_B = jnp.full(lengths_B.shape, label, jnp.int32)
     if label == 0:
       labels_B = jnp.where(self.class_exists(lengths_B, max_length), 0, 1)
     return self.sample_symbols(key, labels_B, lengths_B, max_length)
-
-  def mix_classes(self, key: jax.Array, labels_B: jax.Array, lengths_B: jax.Array,
-                  max_length: int) -> jax.Array:
-    """`sample_symbols` of a SPLIT_CLASSES language: both classes drawn by `sample_class`
-    for every row, each row keeping its label's (recognition itself draws half batches)."""
-    k_mem, k_non = jax.random.split(key)
-    mem = self.sample_class(k_mem, 1, lengths_B, max_length)
-    non = self.sample_class(k_non, 0, lengths_B, max_length)
-    return jnp.where((labels_B == 1)[:, None], mem, non)
 
   def reject_non_members(self, key: jax.Array, lengths_B: jax.Array, max_length: int,
                          time_major: bool = False) -> jax.Array:
@@ -340,7 +329,7 @@ class Language(abc.ABC):
     Rows alternate: even rows are uniform members, odd rows uniform non-members (so any
     length the caller repeats gets both classes), or with probability
     `near_miss_fraction` near misses (see `near_misses`). Where no non-member of a length
-    exists (e.g. (aa)* at even n), the label is 1. Languages with `SPLIT_CLASSES` sample
+    exists (e.g. (aa)* at even n), the label is 1. A `SplitClasses` language samples
     each class as its own half batch (`sample_class`); the others sample the whole batch
     in one call of `sample_symbols` (one scan for both labels).
     """
@@ -349,7 +338,7 @@ class Language(abc.ABC):
     labels_B = jnp.where((jnp.arange(B) % 2 == 0) | ~self.class_exists(lengths_B, max_length),
                          1, 0)
     k_sym, k_near = jax.random.split(key)
-    if self.SPLIT_CLASSES:
+    if isinstance(self, SplitClasses):
       k_mem, k_non = jax.random.split(k_sym)
       len_n = jnp.concatenate([lengths_B[1::2], lengths_B[:H - B // 2]])  # odd B: a spare
       mem = self.sample_class(k_mem, 1, lengths_B[0::2], max_length)
@@ -502,3 +491,46 @@ class Language(abc.ABC):
 
   def describe(self) -> dict[str, Any]:
     return {"name": self.name, "alphabet": list(self.alphabet), "p": self.p}
+
+
+class SplitClasses(Language):
+  """A language whose members and non-members are sampled by different means (Dyck:
+  ballot walk / rejection; counters: the one member / rejection). It defines
+  `sample_class`; `recognition` draws each class as its own half batch, and
+  `sample_symbols` draws both classes for every row, each row keeping its label's."""
+
+  @abc.abstractmethod
+  def sample_class(self, key: jax.Array, label: int, lengths_B: jax.Array,
+                   max_length: int) -> jax.Array:
+    """int32[B, L]: uniform strings of one class (see `Language.sample_class`)."""
+
+  def sample_symbols(self, key, labels_B, lengths_B, max_length):
+    k_mem, k_non = jax.random.split(key)
+    mem = self.sample_class(k_mem, 1, lengths_B, max_length)
+    non = self.sample_class(k_non, 0, lengths_B, max_length)
+    return jnp.where((labels_B == 1)[:, None], mem, non)
+
+
+def until_all_fail(x_LxB: jax.Array, lengths_B: jax.Array, init: Any,
+                   step: Callable[[Any, jax.Array, jax.Array], tuple[Any, jax.Array]]):
+  """(state, bool[B] ok) after one left-to-right pass over [L, B] strings that stops as
+  soon as every row has failed or ended (uniform strings fail within a few symbols).
+
+  `step(state, x_B, live_B) -> (state, good_B)` reads one position; `live_B` marks rows
+  still within their length and not yet failed (only those may change the state), and a
+  live row fails where `good_B` is False."""
+  L, B = x_LxB.shape
+
+  def body(carry):
+    t, state, ok_B = carry
+    x_B = jax.lax.dynamic_index_in_dim(x_LxB, t, keepdims=False)
+    live = (t < lengths_B) & ok_B
+    state, good = step(state, x_B, live)
+    return t + 1, state, ok_B & (~live | good)
+
+  def cond(carry):
+    t, _, ok_B = carry
+    return (t < L) & jnp.any(ok_B & (t < lengths_B))
+
+  _, state, ok_B = jax.lax.while_loop(cond, body, (jnp.int32(0), init, jnp.ones((B,), bool)))
+  return state, ok_B

@@ -30,7 +30,7 @@ import numpy as np
 from limits.languages import base
 
 
-class Counter(base.Language):
+class Counter(base.SplitClasses):
   """a^n b^n (letters=2) or a^n b^n c^n (letters=3)."""
 
   def __init__(self, p: float = 0.5, letters: int = 2):
@@ -55,15 +55,10 @@ class Counter(base.Language):
     same = jnp.all(~valid | (symbols_BxL == self._member(lengths_B, L)), axis=1)
     return same & (lengths_B % self.letters == 0)
 
-  SPLIT_CLASSES = True   # members are fixed, non-members by rejection: half a batch each
-
   def sample_class(self, key, label, lengths_B, max_length):
     if label == 1:
       return self._member(lengths_B, max_length)
     return self.reject_non_members(key, lengths_B, max_length)
-
-  def sample_symbols(self, key, labels_B, lengths_B, max_length):
-    return self.mix_classes(key, labels_B, lengths_B, max_length)
 
   def sample_prefixes(self, key, lengths_B, max_length):
     i = jnp.arange(max_length + 1)[None, :]

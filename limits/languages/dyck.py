@@ -55,10 +55,9 @@ def bracket_alphabet(k: int) -> tuple[str, ...]:
   return tuple(c for j in range(k) for c in (string.ascii_lowercase[j], string.ascii_uppercase[j]))
 
 
-class Dyck(base.Language):
+class Dyck(base.SplitClasses):
   """k-DYCK, or Dyck-(k, D) when `depth` is given."""
 
-  SPLIT_CLASSES = True   # members: ballot walk; non-members: rejection
   STACK_SQRT = 3.0       # the walk's first try keeps ~STACK_SQRT * sqrt(L) stack slots
 
   def __init__(self, p: float = 0.5, k: int = 2, depth: int | None = None):
@@ -240,9 +239,6 @@ class Dyck(base.Language):
       return self._walk(key, lengths_B, max_length, "member")
     return self.reject_non_members(key, lengths_B, max_length, time_major=True)
 
-  def sample_symbols(self, key, labels_B, lengths_B, max_length):
-    return self.mix_classes(key, labels_B, lengths_B, max_length)
-
   def sample_prefixes(self, key, lengths_B, max_length):
     return self._walk(key, lengths_B, max_length, "prefix")
 
@@ -270,29 +266,21 @@ class Dyck(base.Language):
 
   def accepts_time_major(self, x_LxB, lengths_B):
     """Membership of strings given as [L, B], by one left-to-right pass with the stack,
-    stopping as soon as every row has failed or ended (uniform strings fail within a few
-    dozen symbols)."""
+    stopping as soon as every row has failed or ended (`base.until_all_fail`)."""
     L, B = x_LxB.shape
     cap = max(L // 2, 1) if self.depth is None else min(max(L // 2, 1), self.depth)
 
-    def body(carry):
-      t, d_B, ok_B, st = carry
-      x_B = jax.lax.dynamic_index_in_dim(x_LxB, t, keepdims=False)
-      live = (t < lengths_B) & ok_B
+    def step(state, x_B, live):
+      d_B, st = state
       is_open = x_B % 2 == 0
       typ = (x_B // 2).astype(jnp.uint32)
       good = jnp.where(is_open, d_B < cap, (d_B > 0) & (self._read(st, d_B - 1) == typ))
       st = self._write(st, d_B, typ, live & is_open)
       d_B = jnp.where(live, jnp.where(is_open, d_B + 1, d_B - 1), d_B)
-      return t + 1, d_B, ok_B & (~live | good), st
+      return (d_B, st), good
 
-    def cond(carry):
-      t, _, ok_B, _ = carry
-      return (t < L) & jnp.any(ok_B & (t < lengths_B))
-
-    init = (jnp.int32(0), jnp.zeros((B,), jnp.int32), jnp.ones((B,), bool),
-            self._empty_stack(cap, B))
-    _, d_B, ok_B, _ = jax.lax.while_loop(cond, body, init)
+    init = (jnp.zeros((B,), jnp.int32), self._empty_stack(cap, B))
+    (d_B, _), ok_B = base.until_all_fail(x_LxB, lengths_B, init, step)
     return ok_B & (d_B == 0)
 
   def next_symbol_distribution(self, symbols_BxL):

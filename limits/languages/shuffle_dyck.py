@@ -41,7 +41,7 @@ EXACT_BUDGET = 5e7
 MC_SAMPLES = 4096
 
 
-class ShuffleDyck(base.Language):
+class ShuffleDyck(base.SplitClasses):
   """Shuffle of k Dyck-1 languages."""
 
   def __init__(self, p: float = 0.5, k: int = 2):
@@ -73,25 +73,16 @@ class ShuffleDyck(base.Language):
 
   def accepts_time_major(self, x_LxB, lengths_B):
     """Membership of [L, B] strings: one pass over positions with the k counts, stopping
-    once every row has failed or ended (uniform strings fail within a few symbols)."""
-    L, B = x_LxB.shape
+    once every row has failed or ended (`base.until_all_fail`)."""
     k = self.k
 
-    def body(carry):
-      t, c_KxB, ok_B = carry
-      x_B = jax.lax.dynamic_index_in_dim(x_LxB, t, keepdims=False)
-      live = (t < lengths_B) & ok_B
-      step = jnp.where(x_B % 2 == 0, 1, -1)
+    def step(c_KxB, x_B, live):
       hit_KxB = (jnp.arange(k)[:, None] == (x_B // 2)[None, :]) & live[None, :]
-      c_KxB = c_KxB + jnp.where(hit_KxB, step[None, :], 0)
-      return t + 1, c_KxB, ok_B & jnp.all(c_KxB >= 0, axis=0)
+      c_KxB = c_KxB + jnp.where(hit_KxB, jnp.where(x_B % 2 == 0, 1, -1)[None, :], 0)
+      return c_KxB, jnp.all(c_KxB >= 0, axis=0)
 
-    def cond(carry):
-      t, _, ok_B = carry
-      return (t < L) & jnp.any(ok_B & (t < lengths_B))
-
-    init = (jnp.int32(0), jnp.zeros((k, B), jnp.int32), jnp.ones((B,), bool))
-    _, c_KxB, ok_B = jax.lax.while_loop(cond, body, init)
+    c_KxB, ok_B = base.until_all_fail(x_LxB, lengths_B, jnp.zeros((k, x_LxB.shape[1]), jnp.int32),
+                                      step)
     return ok_B & jnp.all(c_KxB == 0, axis=0)
 
   # Members ----------------------------------------------------------------------
@@ -163,15 +154,10 @@ class ShuffleDyck(base.Language):
     _, sym_LxB = jax.lax.scan(step, init, (jnp.arange(L), u_2xLxB[0], u_2xLxB[1]))
     return sym_LxB.T
 
-  SPLIT_CLASSES = True
-
   def sample_class(self, key, label, lengths_B, max_length):
     if label == 1:
       return self._sample_members(key, lengths_B, max_length)
     return self.reject_non_members(key, lengths_B, max_length, time_major=True)
-
-  def sample_symbols(self, key, labels_B, lengths_B, max_length):
-    return self.mix_classes(key, labels_B, lengths_B, max_length)
 
   # Generator ----------------------------------------------------------------------
   def sample_prefixes(self, key, lengths_B, max_length):
