@@ -24,10 +24,16 @@ def allocator() -> str:
   return "tcmalloc" if "tcmalloc" in _os.environ.get("LD_PRELOAD", "") else "glibc malloc"
 
 
-def _preload_tcmalloc() -> None:
+def _entry_argv() -> list[str] | None:
+  """The interpreter's argv when it runs `python -m launch.NAME`, else None."""
   argv = list(getattr(_sys, "orig_argv", []))
-  if (len(argv) < 3 or argv[1] != "-m" or not argv[2].startswith("launch.")
-      or _os.environ.get("LIMITS_TCMALLOC", "1") == "0" or allocator() == "tcmalloc"):
+  return argv if len(argv) >= 3 and argv[1] == "-m" and argv[2].startswith("launch.") else None
+
+
+def _preload_tcmalloc() -> None:
+  argv = _entry_argv()
+  if (argv is None or _os.environ.get("LIMITS_TCMALLOC", "1") == "0"
+      or allocator() == "tcmalloc"):
     return
   path = tcmalloc_path()
   if path is None:
@@ -66,8 +72,7 @@ def cpu_devices() -> int:
 
 
 def _set_cpu_devices() -> None:
-  argv = list(getattr(_sys, "orig_argv", []))
-  if len(argv) < 3 or argv[1] != "-m" or not argv[2].startswith("launch."):
+  if _entry_argv() is None:
     return
   if ("JAX_NUM_CPU_DEVICES" in _os.environ
       or "xla_force_host_platform_device_count" in _os.environ.get("XLA_FLAGS", "")):

@@ -5,8 +5,9 @@ tiny: 2 layers, width 16, 4 heads, FFN 64, batch 4, length 20) it measures, in o
   single      one member alone, interleaved with a plain Flax reference of the same shape
               and data (nn.MultiHeadDotProductAttention + optax.adamw), and from that
               an estimate of Delétang et al.'s rate via the issue's peer / plain pair
-  pop16       a 16-member population of that shape (16 seeds), one program (members
-              vmapped, or looped inside the step where train.member_chunk=-1 says so)
+  pop16       a 16-member population of that shape (16 seeds), one program: members
+              split over the devices (on CPU one per core, see the `devices:` line),
+              each device's vmapped or looped inside the step (train.member_chunk=-1)
   seq16       the same 16 members trained one after another (16 programs), in rounds
               interleaved with pop16's (best round of each), as are grid16 / gridseq16
   grid16      a depth 1..4 x heads 1..4 masked population

@@ -276,8 +276,9 @@ def samplers(argv: list[str]) -> None:
             break
           except ValueError:
             n += 1
-      if n > _MAX_TABLE_N and not forced and _quadratic(lang, n):
-        print(f"{spec:<28}{n:>6}  skipped: the automaton grows with n ({_quadratic(lang, n)} "
+      states = _quadratic(lang, n) if n > _MAX_TABLE_N and not forced else 0
+      if states:
+        print(f"{spec:<28}{n:>6}  skipped: the automaton grows with n ({states} "
               f"states), so both sides' tables are O(n^2) (use --lengths to force)", flush=True)
         continue
       f = jax.jit(lambda k, lang=lang, n=n: lang.recognition(k, jnp.full((B,), n, jnp.int32), n).tokens_BxT)

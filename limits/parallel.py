@@ -65,12 +65,15 @@ def member_sharding(num_members: int):
   return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(spec))
 
 
+def _split(sharding) -> bool:
+  """Whether a `member_sharding` splits the member axis (not None, not replicated)."""
+  return sharding is not None and sharding.spec == jax.sharding.PartitionSpec("members")
+
+
 def local_members(num_members: int) -> int:
   """Members each device holds: M over the member-axis devices (M when not split)."""
   sharding = member_sharding(num_members)
-  if sharding is None or sharding.spec == jax.sharding.PartitionSpec(None):
-    return num_members
-  return num_members // sharding.mesh.size
+  return num_members // sharding.mesh.size if _split(sharding) else num_members
 
 
 def map_members(fn: Callable[..., Any], num_members: int) -> Callable[..., Any]:
@@ -80,9 +83,9 @@ def map_members(fn: Callable[..., Any], num_members: int) -> Callable[..., Any]:
   With one device, or members replicated, this is `fn` itself (XLA partitions nothing).
   """
   sharding = member_sharding(num_members)
-  if sharding is None or local_members(num_members) == num_members:
+  if not _split(sharding):
     return fn
-  spec = jax.sharding.PartitionSpec("members")
+  spec = sharding.spec
 
   def mapped(*args):
     return jax.shard_map(fn, mesh=sharding.mesh, in_specs=(spec,) * len(args),
