@@ -48,10 +48,11 @@ SHAPES = {
 }
 
 
-def _exp(shape: dict, **sweep):
+def _exp(shape: dict, model: dict | None = None, **sweep):
   from configs import parity
   from limits import config as config_lib
   cfg = parity.get_config("default")
+  cfg.model.update(model or {})
   cfg.model.update(depth=shape["depth"], heads=shape["heads"], width=shape["width"],
                    mlp_width=shape["mlp_width"])
   cfg.train.update(batch_size=shape["batch"], steps=10**6)

@@ -302,11 +302,12 @@ def samplers(argv: list[str]) -> None:
     print("summary: n=512 not benchmarked")
 
 
-from launch import bench_scaling, bench_sweep  # noqa: E402  (they define their flags)
+from launch import bench_peers, bench_scaling, bench_sweep  # noqa: E402  (they define flags)
 
 BENCHMARKS: dict[str, Callable[[list[str]], None]] = {"samplers": samplers,
                                                        "sweep": bench_sweep.sweep,
-                                                       "scaling": bench_scaling.scaling}
+                                                       "scaling": bench_scaling.scaling,
+                                                       "peers": bench_peers.peers}
 
 
 def main(argv: list[str]) -> None:
