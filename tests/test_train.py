@@ -99,3 +99,54 @@ def test_kill_and_resume_is_bit_identical(tmp_path, repo):
   assert _metrics(killed) == _metrics(clean)
   for x, y in zip(_params(killed, steps), _params(clean, steps), strict=True):
     np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+def _prediction_accuracy(lang, logp_fn, n=24, count=512, lo=1):
+  """String accuracy under `train.prediction_correct` of a predictor given as
+  logp_fn(batch) -> float32[B, T, C] log-probabilities."""
+  import jax.numpy as jnp
+  from limits import languages
+  lang = languages.make_language(lang) if isinstance(lang, str) else lang
+  lengths = jnp.asarray(np.random.default_rng(0).integers(lo, n + 1, count), jnp.int32)
+  batch = lang.prediction(jax.random.key(0), lengths, n)
+  return float(np.mean(train_lib.prediction_correct(logp_fn(lang, batch), batch.targets_BxTxC,
+                                                    batch.valid_BxT)))
+
+
+def _exact(lang, batch):
+  import jax.numpy as jnp
+  return jnp.log(batch.targets_BxTxC)
+
+
+def _blind_unigram(lang, batch):
+  """The parity-blind mixture: the unigram distribution, the same at every position."""
+  import jax.numpy as jnp
+  u = np.mean(lang.prefix_mean_distributions(batch.tokens_BxT.shape[1] - 1), axis=0)
+  return jnp.broadcast_to(jnp.log(jnp.asarray(u, jnp.float32)), batch.targets_BxTxC.shape)
+
+
+def _blind_positional(lang, batch):
+  """Knows the position t but not the prefix: E[q(. | x_1..x_t)] over prefixes."""
+  import jax.numpy as jnp
+  m = lang.prefix_mean_distributions(batch.tokens_BxT.shape[1] - 1)
+  return jnp.broadcast_to(jnp.log(jnp.asarray(m, jnp.float32))[None], batch.targets_BxTxC.shape)
+
+
+def test_prediction_accuracy_fails_a_blind_predictor_and_passes_the_exact_one():
+  """Issue 14.1: the unigram mixture (cross-entropy = chance) scored 1.000 under the old
+  per-position threshold; under the per-string one it is near 0 on PARITY, while the
+  exact predictor scores 1 on PARITY, 2DYCK and MOD-3."""
+  for spec in ("parity", "parity:prefixes=uniform", "dyck:k=2", "mod:m=3"):
+    assert _prediction_accuracy(spec, _exact) == 1.0, spec
+  for spec in ("parity", "parity:prefixes=uniform"):
+    for blind in (_blind_unigram, _blind_positional):
+      # Only strings that never reach the odd state pass (all-zero prefixes).
+      assert _prediction_accuracy(spec, blind) < 0.1, spec
+      assert _prediction_accuracy(spec, blind, lo=16) == 0.0, spec
+  # Nearly right is still wrong: 20% of the mass on EOS in the odd state fails.
+  def leaky(lang, batch):
+    import jax.numpy as jnp
+    q = batch.targets_BxTxC
+    odd = q[..., 2:3] == 0
+    return jnp.log(jnp.where(odd, 0.8 * q + 0.2 * jnp.asarray([0, 0, 1.0]), q))
+  assert _prediction_accuracy("parity", leaky, lo=16) == 0.0
