@@ -27,9 +27,11 @@ def _int(name: str, value: str, lo: int) -> int:
   return v
 
 
-def _parity(p: float, odd: str | None = None) -> Language:
-  """PARITY: even number of 1s (Hahn 2020 §4); `parity:odd` for the odd convention."""
-  return Parity(p=p, odd=odd is not None)
+def _parity(p: float, odd: str | None = None, prefixes: str = "generator") -> Language:
+  """PARITY: even number of 1s (Hahn 2020 §4); `parity:odd` for the odd convention;
+  `parity:prefixes=uniform` for uniform-bit prediction prefixes (default: the paper's
+  generator conditioned on reaching the length, as `mod:m=2`)."""
+  return Parity(p=p, odd=odd is not None, prefixes=prefixes)
 
 
 def _majority(p: float) -> Language:

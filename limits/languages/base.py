@@ -363,7 +363,7 @@ class Language(abc.ABC):
     """Generator prefixes x_1..x_m with the exact next-symbol distribution at t = 0..m.
 
     The prefix is drawn from the generator conditioned on not having emitted EOS in its
-    first m steps (PARITY: uniform bits instead, see parity.py); targets are exact
+    first m steps (`parity:prefixes=uniform`: uniform bits instead); targets are exact
     distributions, so the loss is the expected
     cross-entropy over the next symbol (no sampling noise from the target).
     """
