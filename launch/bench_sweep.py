@@ -3,8 +3,8 @@ r"""`python -m launch.benchmark sweep`: populations against sequential runs, sid
 For each shape (paper: 5 layers, width 64, 8 heads, FFN 256, batch 128, length 40;
 tiny: 2 layers, width 16, 4 heads, FFN 64, batch 4, length 20) it measures, in one run:
   single      one member alone, interleaved with a plain Flax reference of the same shape
-              and data (nn.MultiHeadDotProductAttention + optax.adamw), and from that
-              an estimate of Delétang et al.'s rate via the issue's peer / plain pair
+              and data (nn.MultiHeadDotProductAttention + optax.adamw); Delétang et al.'s
+              own code is measured by `python -m launch.benchmark peers --peer_path=DIR`
   pop16       a 16-member population of that shape (16 seeds), one program: members
               split over the devices (on CPU one per core, see the `devices:` line),
               each device's vmapped or looped inside the step (train.member_chunk=-1)
@@ -18,7 +18,8 @@ Useful FLOP rate counts each member's own depth and heads (forward + backward = 
 forward matmul FLOPs), against a float32 matrix-multiply rate measured in the same run.
 Then: time to first step of a Delétang-style run (train lengths uniform in 1..40), and
 evaluation of `--eval_lengths` (128 strings each) by the bucketed Evaluator against one
-exact-shape program per length (the peer's way, compilation included).
+exact-shape program per length (the peer's way, compilation included; their own
+evaluation is timed end to end by `launch.benchmark peers`).
 The last line is `speedup: X`, the tiny-shape pop16 over seq16.
 """
 
@@ -39,8 +40,6 @@ _PEER_EVERY = flags.DEFINE_integer(
     "eval_peer_every", 1, "Time the one-program-per-length evaluation on every Nth length "
     "only and scale its total by the lengths skipped (1 = every length, exact).")
 PARTS = ("train", "first", "eval")
-# The issue's measurement of Delétang et al.'s Haiku evaluation, lengths 41..500, 128 each.
-PEER_EVAL_41_500_S = 2220.0
 
 SHAPES = {
     "paper": dict(depth=5, heads=8, width=64, mlp_width=256, batch=128, length=40),
@@ -109,14 +108,6 @@ def _time_steps(exp, steps: int) -> tuple[float, float]:
   step)."""
   run, first = _compiled(exp)
   return _best_rounds([[run]], steps)[0], first
-
-
-# The issue's measurements, same machine kind: steps/s of a plain Flax model and of
-# Delétang et al.'s Haiku transformer at the paper shape, by allocator. The peer is not
-# installed here, so its rate in this run is estimated as (plain Flax reference measured
-# in this run) x (peer / plain) from these pairs, which cancels the machine's speed.
-ISSUE_STEPS = {"glibc malloc": {"plain": 5.2, "peer": 4.45},
-               "tcmalloc": {"plain": 8.5, "peer": 7.2}}
 
 
 def _plain_flax_step(shape: dict, lang):
@@ -234,9 +225,6 @@ def _eval(exp40, shape_name: str) -> None:
   peer = (time.perf_counter() - t0) * len(lengths) / len(timed)
   how = "" if every == 1 else f" (timed on every {every}th length, {len(timed)} programs, scaled)"
   print(f"  one program per length: {peer:.1f} s{how}; ratio {peer / ours:.2f}x", flush=True)
-  if (lengths[0], lengths[-1], len(lengths)) == (41, 500, 460) and shape_name == "paper":
-    print(f"  against the issue's Delétang et al. measurement ({PEER_EVAL_41_500_S:.0f} s, "
-          f"another run): {PEER_EVAL_41_500_S / ours:.2f}x", flush=True)
 
 
 def sweep(argv: list[str]) -> None:
@@ -281,12 +269,6 @@ def sweep(argv: list[str]) -> None:
     single = record("single", 1, steps / ours, flops(sh["depth"], sh["heads"], k_single))
     line = (f"  {name}: single member {ours:.2f} steps/s, plain Flax reference {plain:.2f} "
             f"(same run, interleaved): {ours / plain:.2f}x")
-    issue = ISSUE_STEPS.get(launch.allocator())
-    if name == "paper" and issue:
-      peer = plain * issue["peer"] / issue["plain"]
-      line += (f"; Delétang et al. estimated at {peer:.2f} ({issue['peer']} / {issue['plain']} "
-               f"of the plain reference, the issue's {launch.allocator()} pair): "
-               f"{ours / peer:.2f}x (target 1.2x)")
     print(line, flush=True)
     t, total = _side_by_side(_exp(sh, seeds="0-15"),
                              [_exp(sh, seeds=str(s)) for s in range(16)], steps)

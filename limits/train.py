@@ -191,10 +191,10 @@ def prediction_correct(logp_BxTxC: jax.Array, q_BxTxC: jax.Array,
 
 
 # Auto member chunks on CPU (train.member_chunk = -1): members side by side up to about
-# this many bytes of activations per step. Measured at the paper shape, 16 members against
-# 16 sequential runs on a 2-core CPU: all vmapped 0.73x; one at a time in a loop on one
-# device 0.94-1.04x, on one device per core (8 members each) 1.04-1.24x. Tiny shapes gain
-# from the vmap: 1.7-2.0x on one device, 2.6-2.7x on two.
+# this many bytes of activations per step: large members (the paper shape) run faster one
+# at a time than vmapped side by side on CPU, tiny ones gain from the vmap. Measure it on
+# your machine with `python -m launch.benchmark sweep --parts=train` (pop16 vs seq16,
+# interleaved in one run).
 CPU_CHUNK_BYTES = 8 << 20
 
 
