@@ -96,12 +96,11 @@ def measure(setup: train_lib.Setup, which: tuple[int, ...], params_M: Any, n: in
       return jnp.mean(xent, 1), jnp.mean(xent, 1), jnp.mean(acc, 1)
     q = batch.targets_BxTxC[None]
     xent_MxSxT = -jnp.sum(jnp.where(q > 0, q * jax.nn.log_softmax(logits), 0.0), -1)
-    support = q > 0
-    thresh = 0.5 * jnp.min(jnp.where(support, q, 1.0), axis=-1)
-    ok = jnp.all((jax.nn.softmax(logits) > thresh[..., None]) == support, axis=-1)
     # Every position 0..n is valid (strings of exactly n symbols, no padding).
+    ok_MxS = jax.vmap(lambda lg: train_lib.prediction_correct(
+        jax.nn.log_softmax(lg), batch.targets_BxTxC, batch.valid_BxT))(logits)
     return (jnp.mean(xent_MxSxT, (1, 2)), jnp.mean(xent_MxSxT[:, :, n], 1),
-            jnp.mean(jnp.all(ok, -1), 1))
+            jnp.mean(ok_MxS, 1))
 
   mean, last, acc = (np.asarray(x, np.float64) for x in jax.device_get(run(params_M)))
   return {"xent_bits": mean / LOG2, "xent_last_bits": last / LOG2, "accuracy": acc}
