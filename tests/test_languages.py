@@ -373,3 +373,24 @@ def test_recognition_classes_alternate_exactly(spec):
     np.testing.assert_array_equal(np.asarray(b.labels_B) == 1, want)
     sym = jnp.where(b.tokens_BxT[:, :n] < lang.n_symbols, b.tokens_BxT[:, :n], 0)
     np.testing.assert_array_equal(np.asarray(lang.accepts(sym, lengths)), want)
+
+
+@pytest.mark.parametrize("spec", ["parity", "parity:prefixes=uniform", "dyck:k=2", "tomita3",
+                                  "dyck_bounded:k=2,depth=2"])
+def test_allowed_targets_optimal_and_chance(spec):
+  """Issue 14.5: with data.targets=allowed (sigmoid BCE against the multi-hot support),
+  optimal is 0 and chance is the BCE of the best constant sigmoid outputs, which is what
+  a Monte Carlo batch scores with those outputs (not the distribution targets' values)."""
+  import optax
+  n, count = 12, 8192
+  lang = languages.make_language(spec, targets="allowed")
+  dist = languages.make_language(spec)
+  assert lang.optimal_xent_bits("prediction", n) == 0.0
+  chance = lang.chance_xent_bits("prediction", n)
+  assert abs(chance - dist.chance_xent_bits("prediction", n)) > 0.05
+  b = jax.device_get(lang.prediction(jax.random.key(0), jnp.full((count,), n, jnp.int32), n))
+  a_C = np.clip(np.mean(lang.prefix_allowed_rates(n), axis=0), 1e-9, 1 - 1e-9)
+  np.testing.assert_allclose(b.targets_BxTxC.mean((0, 1)), a_C, atol=0.01)
+  logits = np.broadcast_to(np.log(a_C) - np.log1p(-a_C), b.targets_BxTxC.shape)
+  bce = np.asarray(optax.sigmoid_binary_cross_entropy(logits, b.targets_BxTxC)).sum(-1).mean()
+  assert abs(bce / np.log(2) - chance) < 0.02, (bce / np.log(2), chance)

@@ -305,14 +305,14 @@ class AutomatonLanguage(base.Language):
 
   # Exact cross-entropies --------------------------------------------------------
   @functools.lru_cache(maxsize=None)
-  def _prefix_stats(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+  def _prefix_stats(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     t = self.np_tables(bucket(n))
     delta, gen, log_w = t.auto.delta, t.gen, t.log_w
     S, A = delta.shape
     h_S = np.array([base.entropy_bits(g) for g in gen])
     alpha = np.zeros(S)
     alpha[t.auto.start] = 1.0
-    ent, mean = np.zeros(n + 1), np.zeros((n + 1, A + 1))
+    ent, mean, allowed = np.zeros(n + 1), np.zeros((n + 1, A + 1)), np.zeros((n + 1, A + 1))
     for step in range(n + 1):
       with np.errstate(divide="ignore"):
         log_pi = np.log(alpha) + log_w[n - step]
@@ -320,17 +320,20 @@ class AutomatonLanguage(base.Language):
         raise ValueError(f"{self.name}: the generator cannot produce a prefix of length {n}")
       pi = np.exp(log_pi - log_pi.max())
       pi /= pi.sum()
-      ent[step], mean[step] = pi @ h_S, pi @ gen
+      ent[step], mean[step], allowed[step] = pi @ h_S, pi @ gen, pi @ (gen > 0)
       alpha = np.bincount(delta.ravel(), weights=(alpha[:, None] * gen[:, :A]).ravel(),
                           minlength=S)
       alpha /= max(alpha.sum(), 1e-300)
-    return ent, mean
+    return ent, mean, allowed
 
   def prefix_entropies_bits(self, n):
     return self._prefix_stats(n)[0]
 
   def prefix_mean_distributions(self, n):
     return self._prefix_stats(n)[1]
+
+  def prefix_allowed_rates(self, n):
+    return self._prefix_stats(n)[2]
 
 
 class DFALanguage(AutomatonLanguage):

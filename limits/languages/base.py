@@ -463,11 +463,12 @@ class Language(abc.ABC):
   def optimal_xent_bits(self, task: str, n: int) -> float:
     """Cross-entropy (bits) of the best possible predictor at length n.
 
-    Recognition: 0 (membership is a function of the string). Prediction: the mean, over
-    t = 0..n, of the expected entropy of q(. | prefix of length t). (Both are for
-    `targets="distribution"`; with "allowed" targets the optimum is 0.)
+    Recognition: 0 (membership is a function of the string). Prediction with
+    `targets="distribution"`: the mean, over t = 0..n, of the expected entropy of
+    q(. | prefix of length t). With `targets="allowed"` (per-class sigmoid loss against
+    the multi-hot support of q): 0, since the support is a function of the prefix.
     """
-    if task == "recognition":
+    if task == "recognition" or self.targets == "allowed":
       return 0.0
     return float(np.mean(self.prefix_entropies_bits(n)))
 
@@ -476,10 +477,25 @@ class Language(abc.ABC):
 
     Recognition: 1 bit (classes are balanced). Prediction: the entropy of the unigram
     distribution, i.e. the mean of q(. | prefix of length t) over t = 0..n and prefixes.
+    With `targets="allowed"`: sum over classes c of the binary entropy of a_c, the share
+    of positions (t = 0..n, over prefixes) at which c is allowed (the best constant
+    sigmoid outputs a_c); NaN where the language has no exact `prefix_allowed_rates`.
     """
     if task == "recognition":
       return 1.0
+    if self.targets == "allowed":
+      rates = self.prefix_allowed_rates(n)
+      if rates is None:
+        return float("nan")
+      a = np.clip(np.mean(rates, axis=0), 0.0, 1.0)
+      return float(sum(entropy_bits(np.array([x, 1.0 - x])) for x in a))
     return entropy_bits(np.mean(self.prefix_mean_distributions(n), axis=0))
+
+  def prefix_allowed_rates(self, n: int) -> np.ndarray | None:
+    """float64[n+1, N+1]: P(q(c | x_1..x_t) > 0) for t = 0..n, exact; None where not
+    derived (then the `allowed` targets' chance is reported as NaN)."""
+    del n
+    return None
 
   @abc.abstractmethod
   def prefix_entropies_bits(self, n: int) -> np.ndarray:

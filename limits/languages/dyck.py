@@ -308,7 +308,7 @@ class Dyck(base.SplitClasses):
                   for d in range(dc + 1)])
     alpha = np.zeros(dc + 1)
     alpha[0] = 1.0
-    ent, mean = np.zeros(n + 1), np.zeros((n + 1, 2 * k + 1))
+    ent, mean, allowed = np.zeros(n + 1), np.zeros((n + 1, 2 * k + 1)), np.zeros((n + 1, 2 * k + 1))
     for t in range(n + 1):
       with np.errstate(divide="ignore"):
         lp = np.log(alpha) + log_w[n - t, :dc + 1]
@@ -318,17 +318,23 @@ class Dyck(base.SplitClasses):
       mean[t, 0:2 * k:2] = (pi @ e_open) / k
       mean[t, 1:2 * k:2] = (pi @ e_close) / k    # the top's type is uniform
       mean[t, 2 * k] = pi @ e_eos
+      allowed[t, 0:2 * k:2] = pi @ (e_open > 0)
+      allowed[t, 1:2 * k:2] = (pi @ (e_close > 0)) / k
+      allowed[t, 2 * k] = pi @ (e_eos > 0)
       nxt = np.zeros(dc + 1)
       nxt[1:] += (alpha * e_open)[:-1]
       nxt[:-1] += (alpha * e_close)[1:]
       alpha = nxt / nxt.sum()
-    return ent, mean
+    return ent, mean, allowed
 
   def prefix_entropies_bits(self, n):
     return self._prefix_stats(n)[0]
 
   def prefix_mean_distributions(self, n):
     return self._prefix_stats(n)[1]
+
+  def prefix_allowed_rates(self, n):
+    return self._prefix_stats(n)[2]
 
   def describe(self):
     return {**super().describe(), "k": self.k, "depth": self.depth}

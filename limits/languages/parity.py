@@ -101,3 +101,9 @@ class Parity(base.Language):
       return self._generator.prefix_mean_distributions(n)
     even, odd = self._q()
     return np.stack([even] + [(even + odd) / 2] * n)
+
+  def prefix_allowed_rates(self, n):
+    if self.prefixes == "generator":
+      return self._generator.prefix_allowed_rates(n)
+    # 0 and 1 are always allowed; EOS in the even state (t = 0, then half the prefixes).
+    return np.stack([[1.0, 1.0, 1.0]] + [[1.0, 1.0, 0.5]] * n)
