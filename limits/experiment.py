@@ -106,12 +106,19 @@ def evaluate_and_write(setup: train_lib.Setup, state: train_lib.TrainState, outd
                              [int(x) for x in parallel.fetch(state.diverged_step_M)])
   if parallel.is_main():
     results.write_csv(os.path.join(outdir, "results.csv"), rows)
-    if title is None:
-      title = f"{exp.data.language} {exp.data.task}"
-      if len(setup.members) == 1:
-        title += f": depth {exp.model.depth}, heads {exp.model.heads}"
-    plots.length_curves(rows, os.path.join(outdir, "plots"), title)
+    plots.length_curves(rows, os.path.join(outdir, "plots"), title or run_title(setup))
   return rows, evaluator.num_programs
+
+
+def run_title(setup: train_lib.Setup) -> str:
+  """The plots' title: language and task, and a single member's own depth and heads
+  (which `sweep.depths`/`sweep.heads` may set instead of `model.*`)."""
+  exp = setup.exp
+  title = f"{exp.data.language} {exp.data.task}"
+  if len(setup.members) == 1:
+    mem = setup.members[0]
+    title += f": depth {mem.depth}, heads {mem.heads}"
+  return title
 
 
 class _Stop(Exception):

@@ -68,3 +68,18 @@ def test_validation_refuses_prediction_and_even_modular_lengths():
   cfg.data.update(language="modular_arithmetic", train_lengths="1-9:2", eval_lengths="2")
   with pytest.raises(ValueError, match="odd length"):
     config_lib.validate(cfg)
+
+
+def test_near_misses_refused_with_the_real_reason():
+  """Issue 14.9: Delétang tasks label uniform strings by class; near misses (a member
+  with one symbol changed into a non-member) do not exist for them, so
+  data.near_miss_fraction > 0 is refused naming that field, not data.task."""
+  cfg = parity_config.get_config("smoke")
+  cfg.data.update(language="parity_check", near_miss_fraction=0.5)
+  with pytest.raises(ValueError, match=r"^data.near_miss_fraction: parity_check labels uniform"):
+    config_lib.validate(cfg)
+  cfg.data.near_miss_fraction = 0.0
+  config_lib.validate(cfg)
+  # Languages with members and non-members still take near misses.
+  cfg.data.update(language="parity", near_miss_fraction=0.5)
+  config_lib.validate(cfg)

@@ -208,6 +208,8 @@ class Language(abc.ABC):
   # Set by `configure` (make_language): the negatives' mix and the prediction targets.
   near_miss_fraction: float = 0.0
   targets: str = "distribution"
+  # Whether recognition has member / non-member classes to draw near misses from.
+  supports_near_misses: bool = True
 
   def __init__(self, p: float = 0.5):
     if not 0.0 < float(p) < 1.0:
@@ -227,6 +229,10 @@ class Language(abc.ABC):
       raise ValueError(f"data.near_miss_fraction: must lie in [0, 1], got {near_miss_fraction}")
     if targets not in TARGETS:
       raise ValueError(f"data.targets: unknown value {targets!r}; allowed: {', '.join(TARGETS)}")
+    if f > 0 and not self.supports_near_misses:
+      raise ValueError(f"data.near_miss_fraction: {self.name} labels uniform strings by "
+                       f"class, so it has no non-members to turn into near misses; must be 0, "
+                       f"got {near_miss_fraction}")
     self.near_miss_fraction, self.targets = f, targets
     return self
 

@@ -33,6 +33,7 @@ class ClassificationTask(base.Language):
   """Uniform strings labelled by an automaton: delta[S, N], class of each state."""
 
   supported_tasks = ("recognition",)
+  supports_near_misses = False   # classes of uniform strings, not members / non-members
 
   def __init__(self, name: str, alphabet: tuple[str, ...], delta: np.ndarray, start: int,
                state_class: np.ndarray, n_classes: int, position_symbols: tuple[tuple[int, ...], ...],
