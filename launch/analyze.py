@@ -79,12 +79,16 @@ def summary_lines(result: dict) -> list[str]:
       slope = f"{m['slope']:.3f}" if m["slope"] is not None else "none (no change)"
       last = m["per_n"][-1]
       b = last.get("bound")
-      lines.append(f"{who}: slope {slope}{ci_s}; at n={last['n']} change mean "
-                   f"{last['mean_change']:.3g} max {last['max_change']:.3g}, bound "
-                   f"{b if b is None else f'{b:.3g}'}" + (f" ({m['bound_note']})" if m["bound_note"] else ""))
+      tight = last.get("tightness")
+      lines.append(f"{who}: slope {slope}{ci_s}; n*change trend {m.get('n_change_trend')}; "
+                   f"at n={last['n']} change mean {last['mean_change']:.3g} max "
+                   f"{last['max_change']:.3g}, bound {b if b is None else f'{b:.3g}'}"
+                   + (f" (bound/measured {tight:.3g})" if tight else "")
+                   + (f" ({m['bound_note']})" if m["bound_note"] else ""))
     elif result["probe"] == "restriction":
-      lines.append(f"{who}: influential/free " + ", ".join(
-          f"n={r['n']}: {r['influential']}/{r['free']}" for r in m["per_n"]))
+      lines.append(f"{who}: influential model/language/free, subcube error, verdict " + "; ".join(
+          f"n={r['n']}: {r['influential']}/{r['language_influential']}/{r['free']}, "
+          f"{r['subcube_error']:.3f}, {r['verdict']}" for r in m["per_n"]))
     elif result["probe"] == "xent":
       lines.append(f"{who}: xent_last - optimal " + ", ".join(
           f"n={r['n']}: {r['excess_last_bits']:.3f}" for r in m["per_n"]))

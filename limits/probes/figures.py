@@ -87,16 +87,28 @@ def xent(result: dict[str, Any], outdir: str, prefix: str = "xent") -> list[str]
 
 
 def restriction(result: dict[str, Any], outdir: str, prefix: str = "restriction") -> list[str]:
-  fig, ax = plt.subplots(figsize=(6.5, 4))
-  for m in result["members"]:
-    ax.plot([r["n"] for r in m["per_n"]], [r["influential"] for r in m["per_n"]], "o-", ms=3,
-            label=_label(m))
+  fig, (ax, ax_err) = plt.subplots(1, 2, figsize=(12, 4.2))
+  for i, m in enumerate(result["members"]):
+    n = [r["n"] for r in m["per_n"]]
+    color = f"C{i % 10}"
+    ax.plot(n, [r["influential"] for r in m["per_n"]], "o-", ms=3, color=color,
+            label=f"{_label(m)}: model")
+    if m["per_n"] and m["per_n"][0].get("language_influential") is not None:
+      ax.plot(n, [r["language_influential"] for r in m["per_n"]], "s:", ms=3, color=color,
+              label=f"{_label(m)}: language")
+    ax_err.plot(n, [r.get("subcube_error", float("nan")) for r in m["per_n"]], "o-", ms=3,
+                color=color, label=_label(m))
   if result["members"]:
     rows = result["members"][0]["per_n"]
-    ax.plot([r["n"] for r in rows], [r["free"] for r in rows], "k--", label="free positions (C n)")
-  ax.set(xlabel="n", ylabel="influential free positions",
-         title="Theorem 1: dependence after the best restriction found")
-  ax.legend(fontsize=6)
+    ax.plot([r["n"] for r in rows], [r["free"] for r in rows], "k--", lw=0.8,
+            label="free positions")
+  ax.set(xlabel="string length n", ylabel="influential free positions",
+         title="Theorem 1: dependence after the restriction found")
+  ax_err.set(xlabel="string length n", ylabel="model error on the subcube",
+             title="error on the restricted subcube", ylim=(-0.03, 1.03))
+  ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(0, -0.15), ncol=2)
+  ax_err.legend(fontsize=6, loc="upper left", bbox_to_anchor=(0, -0.15), ncol=2)
+  fig.tight_layout()
   return [_save(fig, outdir, f"{prefix}.png")]
 
 
