@@ -8,6 +8,7 @@ and exit status 2).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 from typing import Any, Iterable
@@ -84,6 +85,9 @@ class SweepConfig:
   learning_rates: tuple[float, ...] = ()
   train_lengths: tuple[tuple[int, ...], ...] = ()  # one entry per training-length set
   protocol: str = "custom"
+  # Regular languages of one alphabet, one grid axis (limits/languages/mixed.py): member m
+  # learns languages[m]; each trains on those of its lengths that have members.
+  languages: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,17 +103,36 @@ class Experiment:
     """The population (a single member without a sweep), see limits/population.py."""
     from limits import population
     s = self.sweep
-    return population.grid(s.depths or (self.model.depth,), s.heads or (self.model.heads,),
-                           s.seeds or (self.train.seed,),
-                           s.learning_rates or (self.train.learning_rate,),
-                           s.train_lengths or (self.data.train_lengths,))
+    members = population.grid(s.depths or (self.model.depth,), s.heads or (self.model.heads,),
+                              s.seeds or (self.train.seed,),
+                              s.learning_rates or (self.train.learning_rate,),
+                              s.train_lengths or (self.data.train_lengths,),
+                              languages=s.languages or ("",))
+    if not s.languages:
+      return members
+    return tuple(dataclasses.replace(m, train_lengths=_lengths_with_members(
+        m.language, m.train_lengths, self.data.p)) for m in members)
 
   @property
   def max_train_length(self) -> int:
     return max(max(m.train_lengths) for m in self.members)
 
   def to_dict(self) -> dict[str, Any]:
-    return dataclasses.asdict(self)
+    d = dataclasses.asdict(self)
+    if not self.sweep.languages:
+      del d["sweep"]["languages"]   # single-language runs keep their config.json as before
+    return d
+
+
+@functools.lru_cache(maxsize=4096)
+def _lengths_with_members(spec: str, lengths: tuple[int, ...], p: float) -> tuple[int, ...]:
+  """The lengths at which `spec` has members (sweep.languages members train on these)."""
+  lang = languages.make_language(spec, p)
+  ok = tuple(n for n in lengths if lang.members_exist(n))
+  if not ok:
+    raise ValueError(f"sweep.languages: {spec} has no member at any training length "
+                     f"{lengths[0]}..{lengths[-1]}")
+  return ok
 
 
 def parse_lengths(value: Any, field: str) -> tuple[int, ...]:
@@ -314,12 +337,15 @@ def validate(cfg: ml_collections.ConfigDict) -> Experiment:
   supported = getattr(lang, "supported_tasks", languages.TASKS)
   _require(data.task in supported, f"data.task: {data.language} supports only "
            f"{', '.join(supported)}, got {_show(data.task)}")
+  sweep_cfg = cfg.get("sweep", None)
+  mixed = bool(sweep_cfg is not None and sweep_cfg.get("languages", None))
   for k in ("train_lengths", "eval_lengths"):
     for n in getattr(data, k):
       try:
         lang.check_length(n)
       except ValueError as e:
-        raise ValueError(f"data.{k}: {e}") from None
+        if not mixed:   # sweep.languages: each language keeps its own lengths with members
+          raise ValueError(f"data.{k}: {e}") from None
 
   _check_model_data(model, data)
 
@@ -357,9 +383,14 @@ def validate(cfg: ml_collections.ConfigDict) -> Experiment:
   else:
     sw.pop("train_lengths", None)
   _choice(sw, "protocol", "sweep.protocol", PROTOCOLS)
+  if sw.get("languages") not in ("", None, ()):
+    sw["languages"] = _sweep_languages(sw["languages"], data)
+  else:
+    sw.pop("languages", None)
   sweep = SweepConfig(**sw)
   size = math.prod(max(len(v), 1) for v in (sweep.depths, sweep.heads, sweep.seeds,
-                                             sweep.learning_rates, sweep.train_lengths))
+                                             sweep.learning_rates, sweep.train_lengths,
+                                             sweep.languages))
   _require(size <= MAX_MEMBERS, f"sweep: the grid has {size} members; at most {MAX_MEMBERS}")
   if model.kind != "transformer" and (len(sweep.depths) > 1 or len(sweep.heads) > 1):
     raise ValueError("sweep.depths/sweep.heads: only transformer populations vary depth and "
@@ -375,6 +406,26 @@ def validate(cfg: ml_collections.ConfigDict) -> Experiment:
            f"{train.member_chunk} (allowed: -1 auto, 0 all, or "
            f"{', '.join(str(k) for k in range(1, m + 1) if m % k == 0)})")
   return exp
+
+
+def _sweep_languages(value: Any, data: DataConfig) -> tuple[str, ...]:
+  """`sweep.languages` from `"tomita1;tomita2"` or a list: regular specs of one alphabet."""
+  from limits.languages import mixed
+  items = value.split(";") if isinstance(value, str) else list(value) \
+      if isinstance(value, (list, tuple)) else [value]
+  specs = tuple(dict.fromkeys(str(v).strip() for v in items if str(v).strip()))
+  _require(bool(specs), f"sweep.languages: no language in {_show(value)}")
+  langs = []
+  for spec in specs:
+    try:
+      langs.append(languages.make_language(spec, data.p, targets=data.targets))
+    except (TypeError, KeyError, AttributeError, IndexError, OverflowError, OSError) as e:
+      raise ValueError(f"sweep.languages: cannot build {_show(spec)} "
+                       f"({type(e).__name__}: {' '.join(str(e).split())})") from None
+  mixed.MixedDFA(langs)   # one alphabet, every one a DFA
+  for spec in specs:
+    _lengths_with_members(spec, data.train_lengths, data.p)
+  return specs
 
 
 def to_configdict(exp: Experiment) -> ml_collections.ConfigDict:

@@ -35,11 +35,13 @@ def make_eval_fn(setup: train_lib.Setup, padded: int) -> Callable[[Any, jax.Arra
   few lengths' worth however long the strings are.
   """
   e = setup.exp.eval
-  lang, task, model = setup.language, setup.task, setup.model
+  task, model = setup.task, setup.model
   depth_M, heads_M = setup.member_masks()
+  tables_M = train_lib.member_tables(setup, padded)   # sweep.languages: each member's own
   side = lengths_side_by_side(setup, padded)
 
-  def one_length(params, depth, heads, key, n):
+  def one_length(params, depth, heads, tables, key, n):
+    lang = train_lib.sampler(setup, tables)
     batch = lang.sample(task, jax.random.fold_in(key, n), jnp.full((e.batch_size,), n, jnp.int32),
                         padded)
     xent_S, correct_S = train_lib.losses(model, params, batch, depth=depth, heads=heads)
@@ -47,10 +49,10 @@ def make_eval_fn(setup: train_lib.Setup, padded: int) -> Callable[[Any, jax.Arra
 
   def eval_fn(params_M, key, lengths_G):
     def member(args):
-      params, depth, heads = args
-      return jax.lax.map(lambda n: one_length(params, depth, heads, key, n), lengths_G,
+      params, depth, heads, tables = args
+      return jax.lax.map(lambda n: one_length(params, depth, heads, tables, key, n), lengths_G,
                          batch_size=min(side, lengths_G.shape[0]))
-    return jax.lax.map(member, (params_M, depth_M, heads_M))
+    return jax.lax.map(member, (params_M, depth_M, heads_M, tables_M))
 
   return eval_fn
 
@@ -90,7 +92,7 @@ class Evaluator:
 
   def __call__(self, params_M: Any, lengths: tuple[int, ...] | None = None) -> list[list[dict[str, float]]]:
     """Per member, one dict per length: length, accuracy, xent_bits, optimal and chance."""
-    exp, lang = self.setup.exp, self.setup.language
+    exp = self.setup.exp
     lengths = tuple(sorted(lengths or exp.data.eval_lengths))
     key = jax.random.key(exp.eval.seed)
     by_bucket: dict[int, list[int]] = {}
@@ -113,6 +115,20 @@ class Evaluator:
         for j, n in enumerate(chunk):
           results[i][n] = {"accuracy": float(out["accuracy"][i, j]),
                            "xent_bits": float(out["xent_bits"][i, j])}
-    reference = {n: {"optimal_xent_bits": lang.optimal_xent_bits(exp.data.task, n),
-                     "chance_xent_bits": lang.chance_xent_bits(exp.data.task, n)} for n in lengths}
-    return [[{"length": n, **results[i][n], **reference[n]} for n in lengths] for i in range(m)]
+    def reference(lang):
+      return {n: {"optimal_xent_bits": lang.optimal_xent_bits(exp.data.task, n),
+                  "chance_xent_bits": lang.chance_xent_bits(exp.data.task, n)}
+              for n in lengths if not mixed or lang.members_exist(n)}
+
+    # sweep.languages: each member's exact references are its own language's, and only
+    # the lengths at which that language has members are reported.
+    mixed = train_lib.is_mixed(self.setup)
+    refs = {}
+    for i in range(m):
+      own = train_lib.member_language(self.setup, i)
+      if id(own) not in refs:
+        refs[id(own)] = reference(own)
+      ref = refs[id(own)]
+      results[i] = {n: {**results[i][n], **ref[n]} for n in lengths if n in ref}
+    return [[{"length": n, **results[i][n]} for n in lengths if n in results[i]]
+            for i in range(m)]

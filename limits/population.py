@@ -38,6 +38,7 @@ class Member:
   seed: int
   learning_rate: float
   train_lengths: tuple[int, ...]
+  language: str = ""     # sweep.languages: this member's language spec ("" = data.language)
 
   @property
   def train_range(self) -> str:
@@ -46,10 +47,18 @@ class Member:
     return str(lo) if lo == hi else f"{lo}-{hi}"
 
 
-def grid(depths, heads, seeds, learning_rates, train_length_sets) -> tuple[Member, ...]:
-  """Every combination, in the order train lengths, depth, heads, lr, seed."""
-  return tuple(Member(d, h, s, float(lr), tuple(t)) for t, d, h, lr, s in
-               itertools.product(train_length_sets, depths, heads, learning_rates, seeds))
+def grid(depths, heads, seeds, learning_rates, train_length_sets,
+         languages=("",)) -> tuple[Member, ...]:
+  """Every combination, in the order language, train lengths, depth, heads, lr, seed."""
+  return tuple(Member(d, h, s, float(lr), tuple(t), g) for g, t, d, h, lr, s in
+               itertools.product(languages, train_length_sets, depths, heads,
+                                 learning_rates, seeds))
+
+
+def language_specs(members: tuple[Member, ...]) -> tuple[str, ...]:
+  """The distinct member languages in order of first appearance (() without a
+  sweep.languages axis)."""
+  return tuple(dict.fromkeys(m.language for m in members if m.language))
 
 
 def max_model_config(model: transformer_lib.ModelConfig,
@@ -74,6 +83,7 @@ class MemberArrays:
   lr_M: jax.Array
   lengths_MxL: jax.Array     # each member's training lengths, padded by repetition
   num_lengths_M: jax.Array
+  language_M: np.ndarray | None = None   # index into language_specs (sweep.languages)
 
 
 def member_arrays(members: tuple[Member, ...]) -> MemberArrays:
@@ -85,7 +95,9 @@ def member_arrays(members: tuple[Member, ...]) -> MemberArrays:
       heads_M=jnp.asarray([m.heads for m in members], jnp.int32),
       lr_M=jnp.asarray([m.learning_rate for m in members], jnp.float32),
       lengths_MxL=jnp.asarray(table),
-      num_lengths_M=jnp.asarray([len(m.train_lengths) for m in members], jnp.int32))
+      num_lengths_M=jnp.asarray([len(m.train_lengths) for m in members], jnp.int32),
+      language_M=(np.array([specs.index(m.language) for m in members], np.int32)
+                  if (specs := language_specs(members)) else None))
 
 
 def _interceptor(depth: jax.Array, heads: jax.Array):

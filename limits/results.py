@@ -28,7 +28,8 @@ def result_rows(exp, step: int, members, per_member: Sequence[Sequence[dict[str,
   """One row per member x evaluated length (`length` and `eval_length` are the same)."""
   rows = []
   for i, (mem, per_length) in enumerate(zip(members, per_member)):
-    base = {"step": step, "language": exp.data.language, "task": exp.data.task, "member": i,
+    base = {"step": step, "language": mem.language or exp.data.language, "task": exp.data.task,
+            "member": i,
             "depth": mem.depth, "heads": mem.heads, "seed": mem.seed, "lr": mem.learning_rate,
             "train_length": mem.train_range, "diverged": int(diverged_step[i] >= 0),
             "diverged_step": int(diverged_step[i])}

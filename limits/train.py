@@ -24,6 +24,7 @@ from limits import languages
 from limits import models
 from limits import parallel
 from limits import population
+from limits.languages import mixed as mixed_lib
 
 LOG2 = float(np.log(2.0))
 
@@ -97,10 +98,13 @@ def make_optimizer(t: config_lib.TrainConfig) -> optax.GradientTransformation:
 
 def make_setup(exp: config_lib.Experiment) -> Setup:
   """Language, the (max-size) model, the optimizer and the population of `exp`."""
-  language = languages.make_language(exp.data.language, exp.data.p,
-                                     near_miss_fraction=exp.data.near_miss_fraction,
-                                     targets=exp.data.targets)
   members = exp.members
+  specs = population.language_specs(members)
+  make = lambda spec: languages.make_language(spec, exp.data.p,
+                                              near_miss_fraction=exp.data.near_miss_fraction,
+                                              targets=exp.data.targets)
+  # sweep.languages: one MixedDFA whose tables each member indexes (languages/mixed.py).
+  language = mixed_lib.MixedDFA([make(s) for s in specs]) if specs else make(exp.data.language)
   model_cfg = population.max_model_config(exp.model, members) if exp.model.kind == "transformer" \
       else exp.model
   # Members scale the updates by their own learning rate: the optimizer's schedule peaks at 1.
@@ -123,7 +127,8 @@ def init_state(setup: Setup, key: jax.Array | None = None) -> TrainState:
   Member m is initialised from its own seed (`key` overrides all seeds, for tests).
   """
   n = setup.exp.max_train_length
-  batch = setup.language.sample(setup.task, jax.random.key(0), jnp.full((1,), n, jnp.int32), n)
+  batch = member_language(setup, 0).sample(setup.task, jax.random.key(0),
+                                           jnp.full((1,), n, jnp.int32), n)
   keys_M = member_keys(setup)[0] if key is None else jnp.stack([key] * setup.num_members)
 
   def one(k):
@@ -134,6 +139,32 @@ def init_state(setup: Setup, key: jax.Array | None = None) -> TrainState:
   m = setup.num_members
   return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=opt_state,
                     diverged_M=jnp.zeros((m,), bool), diverged_step_M=jnp.full((m,), -1, jnp.int32))
+
+
+def member_language(setup: Setup, m: int) -> languages.Language:
+  """Member m's own language (its entry of sweep.languages, else the experiment's)."""
+  if is_mixed(setup):
+    return setup.language.languages[int(setup.arrays.language_M[m])]
+  return setup.language
+
+
+def is_mixed(setup: Setup) -> bool:
+  """Whether members learn different languages (sweep.languages)."""
+  return isinstance(setup.language, mixed_lib.MixedDFA)
+
+
+def member_tables(setup: Setup, max_length: int) -> mixed_lib.DFATables | None:
+  """Per-member sampling tables (leading axis M) of a mixed-language population, else
+  None: what `sampler(setup, tables)` binds inside a vmapped step."""
+  if not is_mixed(setup):
+    return None
+  return setup.language.member_tables(max_length, setup.arrays.language_M)
+
+
+def sampler(setup: Setup, tables: mixed_lib.DFATables | None) -> languages.Language:
+  """The language a member samples from inside the step: its bound tables, or the
+  experiment's language."""
+  return setup.language if tables is None else setup.language.bind(tables)
 
 
 def losses(model: models.Transformer, params: Any, batch: languages.Batch,
@@ -229,15 +260,16 @@ def make_train_step(setup: Setup) -> Callable[[TrainState, jax.Array], tuple[Tra
   learning rate. A member whose loss or new parameters are not finite keeps its previous
   parameters from then on and is marked diverged. Metrics are float32[M].
   """
-  exp, lang, model, opt, arr = setup.exp, setup.language, setup.model, setup.optimizer, setup.arrays
+  exp, model, opt, arr = setup.exp, setup.model, setup.optimizer, setup.arrays
   max_len = exp.max_train_length
   shape_schedule = make_schedule(dataclasses.replace(exp.train, learning_rate=1.0))
   depth_M, heads_M = setup.member_masks()
 
-  def member_step(params, opt_state, diverged, key, step, depth, heads, lr, lengths_L, n_lengths):
+  def member_step(params, opt_state, diverged, key, step, depth, heads, lr, lengths_L, n_lengths,
+                  tables):
     k_len, k_data = jax.random.split(jax.random.fold_in(key, step))
     lengths_B = lengths_L[jax.random.randint(k_len, (exp.train.batch_size,), 0, n_lengths)]
-    batch = lang.sample(exp.data.task, k_data, lengths_B, max_len)
+    batch = sampler(setup, tables).sample(exp.data.task, k_data, lengths_B, max_len)
     # Only randomized positions consume a key; others keep their old step unchanged.
     k_pos = (jax.random.fold_in(k_data, 1) if exp.model.positional == "randomized" else None)
 
@@ -257,14 +289,16 @@ def make_train_step(setup: Setup) -> Callable[[TrainState, jax.Array], tuple[Tra
     return pick(new_params, params), pick(new_opt, opt_state), keep_old, metrics
 
   m, chunk = setup.num_members, resolve_member_chunk(setup)
+  tables_M = member_tables(setup, max_len)
 
   def train_step(state: TrainState, keys_M: jax.Array):
-    def members(params, opt_state, diverged, keys, depth, heads, lr, lengths, n_lengths):
+    def members(params, opt_state, diverged, keys, depth, heads, lr, lengths, n_lengths,
+                tables):
       in_axes = (0, 0, 0, 0, None, None if depth is None else 0, None if heads is None else 0,
-                 0, 0, 0)
+                 0, 0, 0, None if tables is None else 0)
       return jax.vmap(member_step, in_axes=in_axes)(params, opt_state, diverged, keys,
                                                     state.step, depth, heads, lr, lengths,
-                                                    n_lengths)
+                                                    n_lengths, tables)
 
     def local(*args):
       # This device's members: in chunks of `chunk` side by side (vmap), chunks one after
@@ -277,7 +311,7 @@ def make_train_step(setup: Setup) -> Callable[[TrainState, jax.Array], tuple[Tra
       return jax.tree.map(lambda x: x.reshape((n,) + x.shape[2:]), out)
 
     args = (state.params, state.opt_state, state.diverged_M, keys_M, depth_M, heads_M,
-            arr.lr_M, arr.lengths_MxL, arr.num_lengths_M)
+            arr.lr_M, arr.lengths_MxL, arr.num_lengths_M, tables_M)
     params, opt_state, diverged, metrics = parallel.map_members(local, m)(*args)
     newly = diverged & ~state.diverged_M
     return TrainState(step=state.step + 1, params=params, opt_state=opt_state,
