@@ -1,0 +1,72 @@
+"""Golden values (nanodo-style): loss and a parameter checksum after 1 and 10 train steps.
+
+A fixed tiny PARITY recognition experiment with every model, data and train field set
+here (so a changed library default does not move it), trained on CPU. Any change to the
+model, the optimizer, the initialisation or the sampler moves these numbers and fails this
+test loudly. If the change is intended, re-pin with one command and paste its output over
+GOLDEN:
+
+  LIMITS_GOLDEN_PRINT=1 python -m pytest -q -n 0 -s tests/test_golden.py
+"""
+
+import os
+
+import jax
+import numpy as np
+
+from configs import parity as parity_config
+from limits import config as config_lib
+from limits import train as train_lib
+
+GOLDEN = {
+    1: {"loss_bits": 1.5505620241165161, "param_sum": -9.778852503826784, "param_sq": 227.58972461966292},
+    10: {"loss_bits": 1.0604782104492188, "param_sum": -14.097855807252017, "param_sq": 227.9728620278319},
+}
+RTOL = 1e-5     # float32 on CPU: bit-stable within one JAX/XLA version; slack for others
+
+
+def _exp():
+  cfg = parity_config.defaults()
+  cfg.model.update(kind="transformer", depth=2, heads=2, width=16, mlp_width=32,
+                   attention="soft", layer_norm="none", ln_eps=1e-5, positional="sinusoidal",
+                   causal=False, temperature=1.0, saturate=False, max_positions=512,
+                   head_masks=(), key_dim=0)
+  cfg.data.update(language="parity", task="recognition", p=0.5, train_lengths="1-8",
+                  eval_lengths="1-8", near_miss_fraction=0.0, targets="distribution")
+  cfg.train.update(steps=10, batch_size=16, learning_rate=3e-3, warmup_steps=2,
+                   schedule="constant", weight_decay=0.0, grad_clip=1.0, seed=0,
+                   checkpoint_every=10, keep_checkpoints=1, log_every=1, member_chunk=0)
+  cfg.sweep.update(depths="", heads="", seeds="", learning_rates="", train_lengths="",
+                   protocol="custom")
+  return config_lib.validate(cfg)
+
+
+def _measure() -> dict:
+  setup = train_lib.make_setup(_exp())
+  step = jax.jit(train_lib.make_train_step(setup))
+  state, keys = train_lib.init_state(setup), train_lib.member_keys(setup)[1]
+  out = {}
+  for i in range(1, 11):
+    state, metrics = step(state, keys)
+    if i in GOLDEN:
+      leaves = [np.asarray(x, np.float64) for x in jax.tree.leaves(state.params)]
+      out[i] = {"loss_bits": float(metrics["loss_bits"][0]),
+                "param_sum": float(sum(x.sum() for x in leaves)),
+                "param_sq": float(sum((x * x).sum() for x in leaves))}
+  return out
+
+
+def test_golden_one_and_ten_steps():
+  got = _measure()
+  if os.environ.get("LIMITS_GOLDEN_PRINT"):
+    print("\nGOLDEN = {")
+    for i, v in got.items():
+      print(f"    {i}: {{" + ", ".join(f'"{k}": {x!r}' for k, x in v.items()) + "},")
+    print("}")
+    return
+  for i, want in GOLDEN.items():
+    for name, value in want.items():
+      np.testing.assert_allclose(
+          got[i][name], value, rtol=RTOL,
+          err_msg=f"golden {name} after {i} step(s) moved: a change to the model, optimizer, "
+                  f"init or sampler? If intended, re-pin (see this file's docstring)")
