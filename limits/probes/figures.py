@@ -106,8 +106,8 @@ def restriction(result: dict[str, Any], outdir: str, prefix: str = "restriction"
          title="Theorem 1: dependence after the restriction found")
   ax_err.set(xlabel="string length n", ylabel="model error on the subcube",
              title="error on the restricted subcube", ylim=(-0.03, 1.03))
-  ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(0, -0.15), ncol=2)
-  ax_err.legend(fontsize=6, loc="upper left", bbox_to_anchor=(0, -0.15), ncol=2)
+  ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(0, -0.2), ncol=2)
+  ax_err.legend(fontsize=6, loc="upper left", bbox_to_anchor=(0, -0.2), ncol=2)
   fig.tight_layout()
   return [_save(fig, outdir, f"{prefix}.png")]
 
