@@ -163,3 +163,24 @@ def test_constructed_workdir_reads_back_and_predicts(tmp_path, repo):
   assert [l.split("\t")[0] for l in lines] == ["aabb", "abab"]
   assert [l.split("\t")[2] for l in lines] == ["1", "0"]
   assert "line 3" in proc.stderr and "'x'" in proc.stderr
+
+
+def test_predict_label_from_log_odds_and_float64(tmp_path, repo):
+  """Issue 14.8: at n = 6000 cc_parity's float32 p_member rounds to 0.5 (its log-odds
+  are +-2/(n+1)^2 = 5.6e-8); the label comes from the log-odds' sign, printed beside it,
+  and --float64 gives the exact log-odds."""
+  wd = str(tmp_path / "ccp")
+  construct.write(C.build("cc_parity"), wd)
+  n = 6000
+  lines = "0" * n + "\n" + "0" * (n - 1) + "1\n0110\n"
+  exact = 2.0 / (n + 1) ** 2
+  for extra in ([], ["--float64"]):
+    proc = subprocess.run([sys.executable, "-m", "launch.predict", f"--workdir={wd}", *extra],
+                          input=lines, capture_output=True, text=True, cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    rows = [l.split("\t") for l in proc.stdout.splitlines()]
+    assert [r[2] for r in rows] == ["1", "0", "1"], [r[1:] for r in rows]
+    lo = [float(r[3]) for r in rows]
+    assert lo[0] > 0 > lo[1] and lo[2] > 0
+    assert float(rows[0][1]) == 0.5            # p_member alone cannot tell
+    np.testing.assert_allclose(np.abs(lo[:2]), exact, rtol=1e-4 if extra else 0.5)
