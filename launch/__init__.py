@@ -1,13 +1,18 @@
 """Entry points: flag parsing and orchestration only (`python -m launch.<name>`)."""
 
-# Entry points (`python -m launch.NAME`) re-execute themselves once with tcmalloc preloaded
-# where the library is installed (Debian: libtcmalloc-minimal4): JAX on CPU runs 1.5-1.8x
-# faster with it than with glibc malloc. This runs while the package is imported, before
-# JAX is. LIMITS_TCMALLOC=0 turns it off; `allocator()` says which one is in use.
+# Entry points (`python -m launch.NAME`) re-execute themselves once with a faster malloc
+# preloaded: JAX on CPU allocates and frees many buffers per step, and glibc's malloc is
+# the slowest of the three (measure with `python -m launch.benchmark sweep` under each
+# LIMITS_ALLOCATOR). The best one available wins: tcmalloc where the system has it
+# (Debian: libtcmalloc-minimal4), else mimalloc, which `pip install` brings (the
+# cmeel-mimalloc wheel ships libmimalloc.so), else glibc. LIMITS_ALLOCATOR=glibc|mimalloc|
+# tcmalloc chooses (LIMITS_TCMALLOC=0, the older switch, means glibc). This runs while the
+# package is imported, before JAX is; `allocator()` says which one is in use.
 import glob as _glob
 import os as _os
 import sys as _sys
 
+ALLOCATORS = ("tcmalloc", "mimalloc", "glibc")
 TCMALLOC_GLOBS = ("/usr/lib/*/libtcmalloc_minimal.so.4", "/usr/lib/libtcmalloc_minimal.so.4",
                   "/usr/lib64/libtcmalloc_minimal.so.4")
 
@@ -20,8 +25,50 @@ def tcmalloc_path() -> str | None:
   return None
 
 
+def mimalloc_path() -> str | None:
+  """libmimalloc.so from the cmeel-mimalloc wheel (an install requirement on Linux)."""
+  try:
+    from importlib import metadata
+    files = metadata.files("cmeel-mimalloc") or []
+  except Exception:  # not installed (another platform), or broken metadata
+    return None
+  for f in files:
+    name = str(f)
+    if name.endswith(".so") and "libmimalloc" in name:
+      path = str(f.locate())
+      if _os.path.exists(path):
+        return path
+  return None
+
+
 def allocator() -> str:
-  return "tcmalloc" if "tcmalloc" in _os.environ.get("LD_PRELOAD", "") else "glibc malloc"
+  """The allocator this process runs with: tcmalloc, mimalloc or glibc malloc."""
+  pre = _os.environ.get("LD_PRELOAD", "")
+  return ("tcmalloc" if "tcmalloc" in pre else "mimalloc" if "mimalloc" in pre
+          else "glibc malloc")
+
+
+def wanted_allocator() -> str:
+  """LIMITS_ALLOCATOR (or LIMITS_TCMALLOC=0: glibc), else the best one installed.
+
+  A bad value, or one that is not installed, is one line on stderr and exit status 2.
+  """
+  want = _os.environ.get("LIMITS_ALLOCATOR", "").strip().lower()
+  if not want:
+    if _os.environ.get("LIMITS_TCMALLOC", "1") == "0":
+      return "glibc"
+    return "tcmalloc" if tcmalloc_path() else "mimalloc" if mimalloc_path() else "glibc"
+  if want not in ALLOCATORS:
+    print(f"error: LIMITS_ALLOCATOR must be one of {', '.join(ALLOCATORS)}, got {want!r}",
+          file=_sys.stderr, flush=True)
+    _sys.exit(2)
+  if want != "glibc" and (tcmalloc_path if want == "tcmalloc" else mimalloc_path)() is None:
+    hint = ("apt-get install libtcmalloc-minimal4" if want == "tcmalloc"
+            else "pip install cmeel-mimalloc")
+    print(f"error: LIMITS_ALLOCATOR={want}: the library is not installed ({hint}), or use "
+          f"LIMITS_ALLOCATOR=glibc", file=_sys.stderr, flush=True)
+    _sys.exit(2)
+  return want
 
 
 def _entry_argv() -> list[str] | None:
@@ -30,20 +77,23 @@ def _entry_argv() -> list[str] | None:
   return argv if len(argv) >= 3 and argv[1] == "-m" and argv[2].startswith("launch.") else None
 
 
-def _preload_tcmalloc() -> None:
+def _preload_allocator() -> None:
   argv = _entry_argv()
-  if (argv is None or _os.environ.get("LIMITS_TCMALLOC", "1") == "0"
-      or allocator() == "tcmalloc"):
+  if argv is None:
     return
-  path = tcmalloc_path()
-  if path is None:
+  want = wanted_allocator()
+  if want == "glibc" or allocator() == want:
     return
+  path = tcmalloc_path() if want == "tcmalloc" else mimalloc_path()
   pre = _os.environ.get("LD_PRELOAD", "")
   env = dict(_os.environ, LD_PRELOAD=f"{path} {pre}".strip())
   try:
     _os.execve(_sys.executable, [_sys.executable] + argv[1:], env)
   except OSError:
     pass   # cannot re-execute: run on with the default allocator
+
+
+_preload_tcmalloc = _preload_allocator  # the older name
 
 
 # One XLA:CPU device per usable core (`JAX_NUM_CPU_DEVICES`, set before JAX starts): a
@@ -80,5 +130,5 @@ def _set_cpu_devices() -> None:
   _os.environ["JAX_NUM_CPU_DEVICES"] = str(cpu_devices())
 
 
-_preload_tcmalloc()
+_preload_allocator()
 _set_cpu_devices()

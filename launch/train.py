@@ -58,6 +58,9 @@ def main(argv: list[str]) -> None:
   config_arg = flags.FLAGS["config"].serialize().partition("=")[2] or DEFAULT_CONFIG
   workdir = _WORKDIR.value or default_workdir(config_arg)
   print(f"workdir: {os.path.abspath(workdir)}", flush=True)
+  import launch
+  print(f"allocator: {launch.allocator()} (LIMITS_ALLOCATOR=glibc|mimalloc|tcmalloc chooses)",
+        flush=True)
   from limits import checkpoint
   common.user_errors(lambda: checkpoint.check_or_write_config(workdir, exp.to_dict(), write=False))
   common.user_errors(lambda: checkpoint.check_writable(workdir))  # before anything compiles

@@ -1,5 +1,6 @@
-"""Entry points re-execute themselves with tcmalloc preloaded where it is installed, and
-ask JAX for one CPU device per usable core unless a device count is given."""
+"""Entry points re-execute themselves with the best allocator preloaded (tcmalloc where
+installed, else pip's mimalloc; LIMITS_ALLOCATOR chooses), and ask JAX for one CPU device
+per usable core unless a device count is given."""
 
 import sys
 
@@ -13,14 +14,16 @@ def execs(monkeypatch):
   calls = []
   monkeypatch.setattr(launch._os, "execve", lambda path, argv, env: calls.append((argv, env)))
   monkeypatch.setattr(launch, "tcmalloc_path", lambda: "/lib/libtcmalloc_minimal.so.4")
+  monkeypatch.setattr(launch, "mimalloc_path", lambda: "/site/cmeel.prefix/lib/libmimalloc.so")
   monkeypatch.delenv("LIMITS_TCMALLOC", raising=False)
+  monkeypatch.delenv("LIMITS_ALLOCATOR", raising=False)
   monkeypatch.setenv("LD_PRELOAD", "/lib/other.so")
   return calls
 
 
 def test_launch_entry_point_reexecutes_with_tcmalloc_first(execs, monkeypatch):
   monkeypatch.setattr(sys, "orig_argv", ["python", "-m", "launch.train", "--config=x"])
-  launch._preload_tcmalloc()
+  launch._preload_allocator()
   [(argv, env)] = execs
   assert argv == [sys.executable, "-m", "launch.train", "--config=x"]
   assert env["LD_PRELOAD"] == "/lib/libtcmalloc_minimal.so.4 /lib/other.so"
@@ -30,18 +33,68 @@ def test_launch_entry_point_reexecutes_with_tcmalloc_first(execs, monkeypatch):
     (["python", "-m", "pytest"], {}),                                   # not an entry point
     (["python", "-m", "launch.train"], {"LIMITS_TCMALLOC": "0"}),       # turned off
     (["python", "-m", "launch.train"], {"LD_PRELOAD": "/x/libtcmalloc.so"}),  # already there
+    (["python", "-m", "launch.train"], {"LIMITS_ALLOCATOR": "glibc"}),      # chosen
 ])
 def test_no_reexec_when_not_wanted(execs, monkeypatch, argv, env):
   monkeypatch.setattr(sys, "orig_argv", argv)
   for k, v in env.items():
     monkeypatch.setenv(k, v)
-  launch._preload_tcmalloc()
+  launch._preload_allocator()
   assert execs == []
+
+
+def test_mimalloc_from_pip_when_tcmalloc_is_absent(execs, monkeypatch):
+  monkeypatch.setattr(launch, "tcmalloc_path", lambda: None)
+  monkeypatch.setattr(sys, "orig_argv", ["python", "-m", "launch.train"])
+  launch._preload_allocator()
+  [(argv, env)] = execs
+  assert env["LD_PRELOAD"] == "/site/cmeel.prefix/lib/libmimalloc.so /lib/other.so"
+
+
+def test_limits_allocator_chooses_mimalloc_over_tcmalloc(execs, monkeypatch):
+  monkeypatch.setenv("LIMITS_ALLOCATOR", "mimalloc")
+  monkeypatch.setattr(sys, "orig_argv", ["python", "-m", "launch.train"])
+  launch._preload_allocator()
+  [(argv, env)] = execs
+  assert env["LD_PRELOAD"].startswith("/site/cmeel.prefix/lib/libmimalloc.so")
+
+
+@pytest.mark.parametrize("value,missing,needle", [
+    ("jemalloc", None, "must be one of"), ("mimalloc", "mimalloc_path", "pip install cmeel-mimalloc"),
+    ("tcmalloc", "tcmalloc_path", "libtcmalloc-minimal4")])
+def test_bad_or_missing_allocator_is_one_line_and_exit_2(execs, monkeypatch, capsys, value,
+                                                         missing, needle):
+  monkeypatch.setenv("LIMITS_ALLOCATOR", value)
+  if missing:
+    monkeypatch.setattr(launch, missing, lambda: None)
+  monkeypatch.setattr(sys, "orig_argv", ["python", "-m", "launch.train"])
+  with pytest.raises(SystemExit) as e:
+    launch._preload_allocator()
+  assert e.value.code == 2 and execs == []
+  err = capsys.readouterr().err.strip().splitlines()
+  assert len(err) == 1 and needle in err[0], err
+
+
+def test_the_pip_mimalloc_is_found_and_preloaded_by_entry_points(repo, tmp_path):
+  # The real wheel (an install requirement on Linux), not a monkeypatched path.
+  import subprocess
+  path = launch.mimalloc_path()
+  assert path and path.endswith(".so") and "mimalloc" in path
+  env = {k: v for k, v in launch._os.environ.items()
+         if k not in ("LIMITS_ALLOCATOR", "LIMITS_TCMALLOC", "LD_PRELOAD")}
+  for want, name in (("mimalloc", "mimalloc"), ("glibc", "glibc malloc")):
+    p = subprocess.run([sys.executable, "-m", "launch.train", "--config=configs/parity.py:smoke",
+                        "--config.train.steps=1", f"--workdir={tmp_path / want}"], cwd=repo,
+                       env=dict(env, LIMITS_ALLOCATOR=want), capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert f"allocator: {name} (" in p.stdout, p.stdout
 
 
 def test_allocator_names_the_preloaded_one(monkeypatch):
   monkeypatch.setenv("LD_PRELOAD", "/usr/lib/libtcmalloc_minimal.so.4")
   assert launch.allocator() == "tcmalloc"
+  monkeypatch.setenv("LD_PRELOAD", "/site/cmeel.prefix/lib/libmimalloc.so")
+  assert launch.allocator() == "mimalloc"
   monkeypatch.delenv("LD_PRELOAD")
   assert launch.allocator() == "glibc malloc"
 
