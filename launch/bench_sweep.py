@@ -20,6 +20,7 @@ Then: time to first step of a Delétang-style run (train lengths uniform in 1..4
 evaluation of `--eval_lengths` (128 strings each) by the bucketed Evaluator against one
 exact-shape program per length (the peer's way, compilation included; their own
 evaluation is timed end to end by `launch.benchmark peers`).
+`--grid=G` makes the populations G^2 members (depth 1..G x heads 1..G; G = 4 above).
 The last line is `speedup: X`, the tiny-shape pop16 over seq16.
 """
 
@@ -39,6 +40,8 @@ _PARTS = flags.DEFINE_string("parts", "train,first,eval",
 _PEER_EVERY = flags.DEFINE_integer(
     "eval_peer_every", 1, "Time the one-program-per-length evaluation on every Nth length "
     "only and scale its total by the lengths skipped (1 = every length, exact).")
+_GRID = flags.DEFINE_integer("grid", 4, "Populations of grid^2 members: seeds, and depth "
+                             "1..grid x heads 1..grid (4: the 16-member runs below).")
 PARTS = ("train", "first", "eval")
 
 SHAPES = {
@@ -270,20 +273,22 @@ def sweep(argv: list[str]) -> None:
     line = (f"  {name}: single member {ours:.2f} steps/s, plain Flax reference {plain:.2f} "
             f"(same run, interleaved): {ours / plain:.2f}x")
     print(line, flush=True)
-    t, total = _side_by_side(_exp(sh, seeds="0-15"),
-                             [_exp(sh, seeds=str(s)) for s in range(16)], steps)
-    pop = record("pop16", 16, t, 16 * flops(sh["depth"], sh["heads"], k_single))
-    seq = record("seq16", 16, total, 16 * flops(sh["depth"], sh["heads"], k_single))
-    k_grid = sh["width"] // 4
-    grid_useful = sum(flops(d, h, k_grid) for d in range(1, 5) for h in range(1, 5))
-    t, total = _side_by_side(_exp(sh, depths="1-4", heads="1-4"),
+    g = _GRID.value
+    M = g * g
+    t, total = _side_by_side(_exp(sh, seeds=f"0-{M - 1}"),
+                             [_exp(sh, seeds=str(s)) for s in range(M)], steps)
+    pop = record(f"pop{M}", M, t, M * flops(sh["depth"], sh["heads"], k_single))
+    seq = record(f"seq{M}", M, total, M * flops(sh["depth"], sh["heads"], k_single))
+    k_grid = sh["width"] // g
+    grid_useful = sum(flops(d, h, k_grid) for d in range(1, g + 1) for h in range(1, g + 1))
+    t, total = _side_by_side(_exp(sh, depths=f"1-{g}", heads=f"1-{g}"),
                              [_exp(sh, depths=str(d), heads=str(h), key_dim=k_grid)
-                              for d in range(1, 5) for h in range(1, 5)], steps)
-    grid = record("grid16", 16, t, grid_useful)
-    gridseq = record("gridseq16", 16, total, grid_useful)
-    masked = 16 * flops(4, 4, k_grid)
-    print(f"  {name}: pop16/seq16 {pop / seq:.2f}x, grid16/gridseq16 {grid / gridseq:.2f}x, "
-          f"grid16 useful FLOP fraction of the masked max model {grid_useful / masked:.2f}",
+                              for d in range(1, g + 1) for h in range(1, g + 1)], steps)
+    grid = record(f"grid{M}", M, t, grid_useful)
+    gridseq = record(f"gridseq{M}", M, total, grid_useful)
+    masked = M * flops(g, g, k_grid)
+    print(f"  {name}: pop{M}/seq{M} {pop / seq:.2f}x, grid{M}/gridseq{M} {grid / gridseq:.2f}x, "
+          f"grid{M} useful FLOP fraction of the masked max model {grid_useful / masked:.2f}",
           flush=True)
     if name == "tiny":
       speedup = pop / seq

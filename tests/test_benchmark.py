@@ -1,0 +1,113 @@
+"""Smoke tests of every benchmark (`python -m launch.benchmark NAME`): tiny sizes, the
+table's shape, and every ratio a finite positive number (never a wall-clock bound).
+
+The peer part (Delétang et al.'s code) runs only where it is importable: LIMITS_PEER_PATH,
+else ../shared/peers beside the repository, with the `bench` extra installed; otherwise
+it is skipped. Nothing here imports the peer into this process.
+"""
+
+import math
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PEER_PATH = os.environ.get("LIMITS_PEER_PATH",
+                           os.path.join(os.path.dirname(REPO), "shared", "peers"))
+
+
+def _peer_available() -> bool:
+  if not os.path.isdir(os.path.join(PEER_PATH, "neural_networks_chomsky_hierarchy")):
+    return False
+  code = "import haiku, tree, einshape, tqdm, chex"
+  return subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+
+
+def _bench(*args: str) -> str:
+  env = dict(os.environ, LIMITS_CPU_DEVICES="2")
+  env.pop("XLA_FLAGS", None)
+  env.pop("JAX_NUM_CPU_DEVICES", None)
+  out = subprocess.run([sys.executable, "-m", "launch.benchmark", *args], cwd=REPO, env=env,
+                       capture_output=True, text=True, timeout=600)
+  assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+  return out.stdout
+
+
+def _ratios(text: str, pattern: str) -> list[float]:
+  return [float(x) for x in re.findall(pattern, text)]
+
+
+def _finite_positive(values):
+  assert values and all(math.isfinite(v) and v > 0 for v in values), values
+
+
+def test_samplers_smoke():
+  specs = ["parity", "dyck:k=2", "shuffle_dyck:k=3", "tomita3", "anbn", "even_pairs"]
+  out = _bench("samplers", "--lengths=8,12", f"--languages={','.join(specs)}", "--batch=16",
+               "--ref_seconds=0.01")
+  rows = [l for l in out.splitlines() if re.match(r"^\S+\s+\d+\s+[\d.e+]+", l)]
+  assert [r.split()[0] for r in rows] == [s for s in specs for _ in (8, 12)], out
+  for r in rows:
+    _finite_positive(_ratios(r, r"([\d.]+)x"))
+  assert "summary: n=512 not benchmarked" in out
+
+
+def test_sweep_smoke():
+  out = _bench("sweep", "--shapes=tiny", "--steps=1", "--grid=1", "--eval_lengths=21-22")
+  table = [r for r in (l.split() for l in out.splitlines()) if len(r) == 6 and r[0] == "tiny"]
+  assert [r[1] for r in table] == ["single", "pop1", "seq1", "grid1", "gridseq1"], out
+  for r in table:
+    _finite_positive([float(x) for x in r[2:]])
+  _finite_positive(_ratios(out, r"speedup: ([\d.]+)"))
+  _finite_positive(_ratios(out, r"interleaved\): ([\d.]+)x"))
+  _finite_positive(_ratios(out, r"ratio ([\d.]+)x"))
+  assert "time to first step" in out
+
+
+def test_scaling_smoke():
+  out = _bench("scaling", "--scaling_devices=1,2", "--steps=1", "--scaling_shape=tiny")
+  rows = [r for r in (l.split() for l in out.splitlines()) if r[:1] == ["cpu"] and r[1].isdigit()]
+  assert [int(r[1]) for r in rows] == [1, 2], out
+  for r in rows:
+    _finite_positive([float(x) for x in r[2:]])
+
+
+def _peers(*extra):
+  return _bench("peers", "--peer_shape=tiny", "--steps=2", "--peer_steps=2",
+                "--peer_eval_max=2", *extra)
+
+
+def _step_table(out):
+  return {l.split()[0]: float(l.split()[1]) for l in out.splitlines()
+          if re.match(r"^\s*(ours|theirs)_\S+\s+[\d.]+$", l)}
+
+
+def test_peers_smoke_without_peer():
+  out = _peers()
+  assert "peer (Delétang et al.): absent: no --peer_path given" in out
+  steps = _step_table(out)
+  assert sorted(steps) == ["ours_paper", "ours_post_ln"], out
+  _finite_positive(list(steps.values()))
+  e2e = [l.split() for l in out.splitlines() if l.strip().startswith("ours ")]
+  assert len(e2e) == 1, out
+  _finite_positive([float(x) for x in e2e[0][1:]])
+  assert "ratio" not in out
+
+
+@pytest.mark.skipif(not _peer_available(), reason="peer code or bench extra absent")
+def test_peers_smoke_with_peer():
+  out = _peers(f"--peer_path={PEER_PATH}")
+  steps = _step_table(out)
+  assert sorted(steps) == ["ours_paper", "ours_post_ln", "theirs_dropout_0",
+                           "theirs_dropout_0.1"], out
+  _finite_positive(list(steps.values()))
+  _finite_positive(_ratios(out, r"like for like \(ours post-LN / theirs dropout 0\): ([\d.]+)x"))
+  _finite_positive(_ratios(out, r"theirs \(default dropout 0.1\): ([\d.]+)x"))
+  e2e = {l.split()[0]: [float(x) for x in l.split()[1:]] for l in out.splitlines()
+         if re.match(r"^\s*(ours|theirs)\s+[\d.]+\s+[\d.]+$", l)}
+  assert sorted(e2e) == ["ours", "theirs"], out
+  _finite_positive([x for v in e2e.values() for x in v])
+  _finite_positive(_ratios(out, r"wall time\): ([\d.]+)x"))
