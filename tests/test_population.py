@@ -58,9 +58,9 @@ def test_population_member_matches_its_single_run():
   """Member (depth 1, heads 2, seed 1) of a 2x2x2 population trains like its own run.
 
   Started from the same (sliced) parameters with the same keys, the losses agree step by
-  step; parameters agree to within Adam's step size (lr x steps): Adam turns the last-bit
-  differences of near-zero gradient components (different reduction order in the masked
-  model) into lr-sized moves, so bitwise equality is not expected after training.
+  step; parameters agree to AGREE_FRACTION of their movement from init: Adam turns the
+  last-bit differences of near-zero gradient components (different reduction order in the
+  masked model) into lr-sized moves, so bitwise equality is not expected after training.
   """
   pop = _exp(depths="1,2", heads="1,2", seeds="0,1")
   setup = train_lib.make_setup(pop)
@@ -86,8 +86,26 @@ def test_population_member_matches_its_single_run():
     assert abs(log[s]["loss_bits"][i] - log1[s]["loss_bits"][0]) < 1e-3
   a = population.standalone_params(jax.tree.map(lambda x: x[i], state.params), 1, 2)
   b = jax.tree.map(lambda x: x[0], state1.params)
-  for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True):
-    np.testing.assert_allclose(x, y, atol=2 * 20 * pop.train.learning_rate)
+  assert_params_agree(a, b, init_i)
+
+
+# Parameters of two runs that should train alike may differ by this fraction of how far
+# training moved them from their common init (global L2 norms). Measured by these tests
+# (the assertion prints it): 0.006-0.017 (largest: the masked member against its own run,
+# 20 steps); a side that did not train gives 1.
+AGREE_FRACTION = 0.05
+
+
+def assert_params_agree(a, b, init, fraction: float = AGREE_FRACTION):
+  """||a - b|| <= fraction x min(||a - init||, ||b - init||): fails if either did not train."""
+  def norm(u, v):
+    return float(np.sqrt(sum(np.sum((np.asarray(x, np.float64) - np.asarray(y, np.float64)) ** 2)
+                             for x, y in zip(jax.tree.leaves(u), jax.tree.leaves(v), strict=True))))
+  diff, moved = norm(a, b), min(norm(a, init), norm(b, init))
+  print(f"params: |a - b| = {diff:.3g}, moved from init {moved:.3g}, ratio {diff / max(moved, 1e-30):.3g}")
+  assert moved > 0 and diff <= fraction * moved, (
+      f"parameters differ by {diff:.3g}, {diff / max(moved, 1e-30):.3g} of the movement from "
+      f"init ({moved:.3g}; allowed {fraction})")
 
 
 def test_learning_rates_differ_per_member_and_zero_like_lr_freezes():
@@ -113,29 +131,33 @@ def test_diverged_member_is_frozen_and_marked():
 
 
 def _train_logged(exp, one_device: bool = False):
-  """(state, {step: metrics}) of `exp`'s population, optionally on one device."""
+  """(state, {step: metrics}, initial params) of `exp`'s population, optionally on one
+  device."""
   log = {}
   orig = parallel.member_sharding
   if one_device:
     parallel.member_sharding = lambda m: None
   try:
     setup = train_lib.make_setup(exp)
-    state = train_lib.train_loop(setup, train_lib.init_state(setup),
-                                 on_metrics=lambda s, m: log.__setitem__(s, m))
+    init = train_lib.init_state(setup)
+    init_params = jax.tree.map(np.asarray, init.params)
+    state = train_lib.train_loop(setup, init, on_metrics=lambda s, m: log.__setitem__(s, m))
   finally:
     parallel.member_sharding = orig
-  return state, log
+  return state, log, init_params
 
 
-def _assert_trained_alike(a, b, lr: float):
-  """Losses agree to 1e-4 at every logged step; parameters to within Adam's step size
-  (XLA compiles the sharded program differently, and Adam amplifies last-bit differences
-  of near-zero gradients into lr-sized moves)."""
-  (state_a, log_a), (state_b, log_b) = a, b
+def _assert_trained_alike(a, b):
+  """Losses agree to 1e-4 at every logged step; parameters to AGREE_FRACTION of their
+  movement from the common init (XLA compiles the sharded program differently, and Adam
+  amplifies last-bit differences of near-zero gradients into lr-sized moves)."""
+  (state_a, log_a, init_a), (state_b, log_b, init_b) = a, b
+  assert sorted(log_a) == sorted(log_b) and log_a
   for s in log_a:
     np.testing.assert_allclose(log_a[s]["loss_bits"], log_b[s]["loss_bits"], atol=1e-4)
-  for x, y in zip(jax.tree.leaves(state_a.params), jax.tree.leaves(state_b.params), strict=True):
-    np.testing.assert_allclose(np.asarray(x), np.asarray(y), atol=2 * 20 * lr)
+  for x, y in zip(jax.tree.leaves(init_a), jax.tree.leaves(init_b), strict=True):
+    np.testing.assert_array_equal(x, y)
+  assert_params_agree(state_a.params, state_b.params, init_a)
 
 
 def _devices(state) -> int:
@@ -148,7 +170,7 @@ def test_eight_devices_match_one():
   exp = _exp(seeds="0-7")
   sharded, single = _train_logged(exp), _train_logged(exp, one_device=True)
   assert _devices(sharded[0]) == 8 and _devices(single[0]) == 1
-  _assert_trained_alike(sharded, single, exp.train.learning_rate)
+  _assert_trained_alike(sharded, single)
 
 
 def test_devices_loop_over_their_own_members():
@@ -160,7 +182,7 @@ def test_devices_loop_over_their_own_members():
   assert train_lib.resolve_member_chunk(train_lib.make_setup(looped)) == 1
   sharded, single = _train_logged(looped), _train_logged(exp, one_device=True)
   assert _devices(sharded[0]) == 8
-  _assert_trained_alike(sharded, single, exp.train.learning_rate)
+  _assert_trained_alike(sharded, single)
 
 
 def test_member_chunks_compute_the_same_population():
@@ -175,7 +197,7 @@ def test_member_chunks_compute_the_same_population():
   finally:
     parallel.member_sharding = orig
   _assert_trained_alike(_train_logged(exp, one_device=True),
-                        _train_logged(chunked, one_device=True), exp.train.learning_rate)
+                        _train_logged(chunked, one_device=True))
   cfg = parity_config.get_config("smoke")
   cfg.sweep.update(seeds="0-3")
   cfg.train.member_chunk = 3
