@@ -78,8 +78,11 @@ def main(argv: list[str]) -> None:
     sys.exit(DIVERGED if any(r["diverged"] for r in rows) else 0)
   members = exp.members
   print()
+  from limits import population
+  heads_k = (f", head width {population.head_width(exp.model, members)}"
+             if exp.model.kind == "transformer" else "")
   print(f"{exp.data.language} {exp.data.task}, {exp.model.kind} ({exp.model.attention} attention, "
-        f"width {exp.model.width}), {len(members)} member{'s' if len(members) > 1 else ''}:")
+        f"width {exp.model.width}{heads_k}), {len(members)} member{'s' if len(members) > 1 else ''}:")
   if len(members) == 1:
     print(results.format_table(rows, ("length", "accuracy", "xent_bits", "optimal_xent_bits",
                                       "chance_xent_bits"), max_rows=25))

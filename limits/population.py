@@ -11,7 +11,11 @@ model code knows nothing about populations:
     projection `out`, as if those heads did not exist.
 A masked member therefore computes what the standalone model with depth_m layers and
 heads_m heads of width K computes with the corresponding slice of its parameters
-(`standalone_params`; tested forward and backward).
+(`standalone_params`; tested forward and backward). It also starts where that model
+starts: `train.init_state` initialises each member as its standalone model (same key,
+its own fan-ins) and writes it into the max model (`embed_standalone`), so a member with
+h heads is, at init and after training, the standalone h-head model with head width K
+(`model.key_dim`; 0 = width // max heads of the run, printed as `key_dim`).
 
 Letters: M members.
 """
@@ -68,6 +72,11 @@ def max_model_config(model: transformer_lib.ModelConfig,
   heads = max(m.heads for m in members)
   return dataclasses.replace(model, depth=depth, heads=heads,
                              key_dim=model.key_dim or model.width // heads)
+
+
+def head_width(model: transformer_lib.ModelConfig, members: tuple[Member, ...]) -> int:
+  """K, the width of every member's heads (`model.key_dim`, or width // max heads)."""
+  return model.key_dim or model.width // max(m.heads for m in members)
 
 
 def varies_architecture(members: tuple[Member, ...]) -> bool:
@@ -144,3 +153,21 @@ def standalone_params(params: Any, depth: int, heads: int) -> Any:
       else:
         p[name] = slice_layer(p[name])
   return {**params, "params": p}
+
+
+def embed_standalone(params: Any, small: Any) -> Any:
+  """`params` (one max-model member) with the standalone (depth, heads) model's
+  parameters `small` written in: the inverse of `standalone_params`. Leaves of equal
+  shape are replaced, attention leaves of fewer heads fill their leading slice, layers
+  the small model lacks keep their values (masked members never read them)."""
+  def put(path, big):
+    leaf = small
+    for k in path:
+      key = getattr(k, "key", k)
+      if not isinstance(leaf, dict) or key not in leaf:
+        return big
+      leaf = leaf[key]
+    if leaf.shape == big.shape:
+      return leaf.astype(big.dtype)
+    return big.at[tuple(slice(0, s) for s in leaf.shape)].set(leaf.astype(big.dtype))
+  return jax.tree_util.tree_map_with_path(put, params)

@@ -18,9 +18,11 @@ RESULT_COLUMNS = ("step", "language", "task", "member", "depth", "heads", "seed"
 
 def model_fields(exp) -> dict[str, Any]:
   """The model fields shared by every member, written beside every result row."""
+  from limits import population
   m = exp.model
   return {"kind": m.kind, "width": m.width, "attention": m.attention,
-          "layer_norm": m.layer_norm, "positional": m.positional}
+          "layer_norm": m.layer_norm, "positional": m.positional,
+          "key_dim": population.head_width(m, exp.members) if m.kind == "transformer" else 0}
 
 
 def result_rows(exp, step: int, members, per_member: Sequence[Sequence[dict[str, float]]],

@@ -136,6 +136,9 @@ def init_state(setup: Setup, key: jax.Array | None = None) -> TrainState:
     return params, setup.optimizer.init(params)
 
   params, opt_state = jax.jit(jax.vmap(one))(keys_M)
+  if setup.masked:
+    params = _standalone_init(setup, params, keys_M, batch)
+    opt_state = jax.jit(jax.vmap(setup.optimizer.init))(params)
   m = setup.num_members
   return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=opt_state,
                     diverged_M=jnp.zeros((m,), bool), diverged_step_M=jnp.full((m,), -1, jnp.int32))
@@ -165,6 +168,25 @@ def sampler(setup: Setup, tables: mixed_lib.DFATables | None) -> languages.Langu
   """The language a member samples from inside the step: its bound tables, or the
   experiment's language."""
   return setup.language if tables is None else setup.language.bind(tables)
+
+
+def _standalone_init(setup: Setup, params_M: Any, keys_M: jax.Array,
+                     batch: languages.Batch) -> Any:
+  """Members' parameters initialised as their standalone (depth_m, heads_m) models with
+  the population's head width K (population.embed_standalone): a slice of the max
+  model's draw would differ (other random draws; the output projection's fan-in is
+  heads x K, so fewer heads would start with smaller outputs than the standalone model)."""
+  cfg = setup.model.cfg
+  for shape in sorted({(m.depth, m.heads) for m in setup.members}):
+    idx = np.asarray([i for i, m in enumerate(setup.members) if (m.depth, m.heads) == shape])
+    small_cfg = dataclasses.replace(cfg, depth=shape[0], heads=shape[1],
+                                    head_masks=tuple(cfg.head_masks)[:shape[1]])
+    small = make_model(small_cfg, setup.language, setup.task)
+    init = jax.jit(jax.vmap(lambda k: small.init(k, batch.tokens_BxT, batch.readout_B)))
+    merged = jax.vmap(population.embed_standalone)(jax.tree.map(lambda x: x[idx], params_M),
+                                                   init(keys_M[idx]))
+    params_M = jax.tree.map(lambda a, b: a.at[idx].set(b), params_M, merged)
+  return params_M
 
 
 def losses(model: models.Transformer, params: Any, batch: languages.Batch,
