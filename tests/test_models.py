@@ -146,11 +146,34 @@ def test_head_masks_past_and_future():
 
 
 def test_layer_norm_eps_zero_and_final():
+  """At eps = 0 every layer norm's output has mean 0 and variance exactly 1 (init scale 1,
+  bias 0) even when its input's variance (~1e-9 here: embeddings scaled by 1e-4, no
+  positions) is far below the usual eps: the escape from Lemma 5 (Chiang & Cholak). With
+  eps = 1e-5 the same inputs give variance var / (var + eps) << 1, which the test
+  measures too, so it fails if ln_eps is ignored."""
+  tokens = _rec_tokens([1, 0, 1, 1, 0], 5)
+  readout = jnp.asarray([5])
   for ln in ("pre", "post", "final"):
-    model = _model(layer_norm=ln, ln_eps=0.0)
-    tokens = _rec_tokens([1, 0, 1], 3)
-    params = model.init(jax.random.key(0), tokens, jnp.asarray([3]))
-    assert np.isfinite(np.asarray(model.apply(params, tokens, jnp.asarray([3])))).all()
+    variances = {}
+    for eps in (0.0, 1e-5):
+      model = _model(layer_norm=ln, ln_eps=eps, positional="none")
+      params = model.init(jax.random.key(0), tokens, readout)
+      params = jax.tree_util.tree_map_with_path(
+          lambda path, x: x * 1e-4 if "embed" in jax.tree_util.keystr(path).lower() else x, params)
+      logits, inter = model.apply(params, tokens, readout, capture_intermediates=True,
+                                  mutable=["intermediates"])
+      assert np.isfinite(np.asarray(logits)).all()
+      outs = [np.asarray(v[0], np.float64) for k, v in
+              jax.tree_util.tree_flatten_with_path(inter["intermediates"],
+                                                   is_leaf=lambda x: isinstance(x, tuple))[0]
+              if "ln" in jax.tree_util.keystr(k).lower() or "layernorm" in jax.tree_util.keystr(k).lower()]
+      assert outs, f"no layer norm output captured for layer_norm={ln}"
+      for y in outs:
+        np.testing.assert_allclose(y.mean(-1), 0.0, atol=1e-4)
+      variances[eps] = min(float(y.var(-1).min()) for y in outs)
+    assert len(outs) == {"pre": 5, "post": 4, "final": 1}[ln], (ln, len(outs))
+    assert abs(variances[0.0] - 1.0) < 1e-3, (ln, variances)
+    assert variances[1e-5] < 0.5, (ln, variances)
 
 
 def test_soft_attention_custom_vjp_equals_autodiff_of_the_definition():
