@@ -49,14 +49,15 @@ def _anbncn(p: float) -> Language:
   return counter.Counter(p, letters=3)
 
 
-def _dyck(p: float, k: str = "2") -> Language:
-  """k-DYCK (Hahn 2020 §4; 2DYCK = dyck:k=2)."""
-  return dyck.Dyck(p, k=_int("k", k, 1))
+def _dyck(p: float, k: str = "2", negatives: str = "mixed") -> Language:
+  """k-DYCK (Hahn 2020 §4; 2DYCK = dyck:k=2); recognition negatives `mixed` (type
+  mismatches, substitutions, uniform; dyck.MIXED_SHARES) or `negatives=uniform`."""
+  return dyck.Dyck(p, k=_int("k", k, 1), negatives=negatives)
 
 
-def _dyck_bounded(p: float, k: str = "2", depth: str = "3") -> Language:
-  """Dyck-(k, D): k-DYCK with depth <= D (Yao et al. 2021)."""
-  return dyck.Dyck(p, k=_int("k", k, 1), depth=_int("depth", depth, 1))
+def _dyck_bounded(p: float, k: str = "2", depth: str = "3", negatives: str = "mixed") -> Language:
+  """Dyck-(k, D): k-DYCK with depth <= D (Yao et al. 2021); negatives as for dyck."""
+  return dyck.Dyck(p, k=_int("k", k, 1), depth=_int("depth", depth, 1), negatives=negatives)
 
 
 def _shuffle_dyck(p: float, k: str = "2") -> Language:

@@ -348,7 +348,7 @@ class Language(abc.ABC):
       k_mem, k_non = jax.random.split(k_sym)
       len_n = jnp.concatenate([lengths_B[1::2], lengths_B[:H - B // 2]])  # odd B: a spare
       mem = self.sample_class(k_mem, 1, lengths_B[0::2], max_length)
-      non = self.sample_class(k_non, 0, len_n, max_length)
+      non = self.sample_negatives(k_non, len_n, max_length)
       sym = jnp.stack([mem, non], axis=1).reshape(2 * H, max_length)[:B]
     else:
       sym = self.sample_symbols(k_sym, labels_B, lengths_B, max_length)
@@ -525,6 +525,12 @@ class SplitClasses(Language):
   def sample_class(self, key: jax.Array, label: int, lengths_B: jax.Array,
                    max_length: int) -> jax.Array:
     """int32[B, L]: uniform strings of one class (see `Language.sample_class`)."""
+
+  def sample_negatives(self, key: jax.Array, lengths_B: jax.Array,
+                       max_length: int) -> jax.Array:
+    """int32[B, L]: the recognition negatives (non-members) of each length. Default:
+    uniform non-members (`sample_class(0)`); Dyck mixes in harder ones."""
+    return self.sample_class(key, 0, lengths_B, max_length)
 
   def sample_symbols(self, key, labels_B, lengths_B, max_length):
     k_mem, k_non = jax.random.split(key)

@@ -47,6 +47,13 @@ from limits.languages import automaton, base
 
 BRACKETS = "()[]{}<>"
 NEG_INF = -np.inf
+NEGATIVES = ("mixed", "uniform")
+# Recognition negatives of `negatives=mixed` (the default): shares of type mismatches
+# (Dyck-1 projection balanced, bracket types wrong), one-substitution edits of a member,
+# and uniform non-members. Chosen so that the counting heuristics score <= ~0.6: on 2DYCK,
+# even lengths 2-40, "#open = #close" 0.564 and "the Dyck-1 projection is balanced" 0.572,
+# where uniform negatives let them score 0.900 and 0.985 (tests/test_languages.py).
+MIXED_SHARES = (0.8, 0.1, 0.1)
 
 
 def bracket_alphabet(k: int) -> tuple[str, ...]:
@@ -60,15 +67,21 @@ class Dyck(base.SplitClasses):
 
   STACK_SQRT = 3.0       # the walk's first try keeps ~STACK_SQRT * sqrt(L) stack slots
 
-  def __init__(self, p: float = 0.5, k: int = 2, depth: int | None = None):
+  def __init__(self, p: float = 0.5, k: int = 2, depth: int | None = None,
+               negatives: str = "mixed"):
     super().__init__(p)
     if not 1 <= k <= 26:
       raise ValueError(f"data.language: dyck needs 1 <= k <= 26 bracket types, got k={k}")
     if depth is not None and depth < 1:
       raise ValueError(f"data.language: dyck_bounded needs depth >= 1, got depth={depth}")
-    self.k, self.depth = int(k), depth
+    if negatives not in NEGATIVES:
+      raise ValueError(f"data.language: dyck negatives must be one of {', '.join(NEGATIVES)}, "
+                       f"got {negatives!r}")
+    self.k, self.depth, self.negatives = int(k), depth, negatives
     self.alphabet = bracket_alphabet(self.k)
     self.name = f"dyck:k={k}" if depth is None else f"dyck_bounded:k={k},depth={depth}"
+    if negatives != "mixed":
+      self.name += f",negatives={negatives}"
 
   # Depth-indexed quantities -------------------------------------------------------
   def dcap(self, max_length: int) -> int:
@@ -241,6 +254,57 @@ class Dyck(base.SplitClasses):
 
   def sample_prefixes(self, key, lengths_B, max_length):
     return self._walk(key, lengths_B, max_length, "prefix")
+
+  def type_mismatches(self, key, lengths_B, max_length, members_BxL=None):
+    """int32[B, L]: uniform strings whose Dyck-1 projection (types ignored) is a member
+    (of Dyck-1, or of Dyck-(1, D)) but which are not members: the depth path of a
+    uniform member with every bracket's type redrawn uniformly, redrawn again (types
+    only) while the row is still a member. Exactly uniform: every projection has k^n
+    typings of which k^(n/2) are members, so the projection stays uniform and the
+    accepted typing is uniform among its non-members. k = 1 (none exist) and n = 0 keep
+    the first draw."""
+    k_mem, k_typ = jax.random.split(key)
+    if members_BxL is None:
+      members_BxL = self._walk(k_mem, lengths_B, max_length, "member")
+    close = members_BxL % 2
+    B, L = members_BxL.shape
+    draw = lambda i: 2 * base.uniform_symbols(jax.random.fold_in(k_typ, i), B, L, self.k) + close
+    skip = (lengths_B == 0) | (self.k == 1)
+    x0 = draw(0)
+    bad0 = self.accepts(x0, lengths_B) & ~skip
+
+    def body(carry):
+      i, x, bad = carry
+      cand = draw(i)
+      return i + 1, jnp.where(bad[:, None], cand, x), bad & self.accepts(cand, lengths_B)
+
+    def cond(carry):
+      i, _, bad = carry
+      return (i < base.REJECTION_ROUNDS) & jnp.any(bad)
+
+    _, x, _ = jax.lax.while_loop(cond, body, (jnp.int32(1), x0, bad0))
+    return x
+
+  def sample_negatives(self, key, lengths_B, max_length):
+    """Recognition negatives. `negatives=uniform`: uniform non-members. `mixed` (default):
+    each row independently a type mismatch (`type_mismatches`, exactly uniform in its
+    class), a one-substitution edit of a uniform member (`near_misses`: uniform position
+    and symbol among the substitutions that leave the language; not uniform over the
+    strings one edit away, which would weight each by its member neighbours), or a
+    uniform non-member, with shares MIXED_SHARES. At a fixed even length a single
+    insertion or deletion cannot reach a member (members have even length), so
+    substitutions are the only one-edit negatives."""
+    uniform = self.sample_class(jax.random.fold_in(key, 0), 0, lengths_B, max_length)
+    if self.negatives == "uniform" or self.k == 1:
+      return uniform
+    members = self._walk(jax.random.fold_in(key, 1), lengths_B, max_length, "member")
+    mismatch = self.type_mismatches(jax.random.fold_in(key, 2), lengths_B, max_length, members)
+    edit, ok_B = self.near_misses(jax.random.fold_in(key, 3), members, lengths_B)
+    edit = jnp.where(ok_B[:, None], edit, uniform)
+    u_B = jax.random.uniform(jax.random.fold_in(key, 4), lengths_B.shape)
+    a, b, _ = MIXED_SHARES
+    pick = jnp.where(u_B < a, 0, jnp.where(u_B < a + b, 1, 2))[:, None]
+    return jnp.where(pick == 0, mismatch, jnp.where(pick == 1, edit, uniform))
 
   # Oracle and targets -------------------------------------------------------------
   def _depths_and_tops(self, symbols_BxL):
