@@ -16,6 +16,7 @@ import sys
 import time
 
 import hypothesis
+import jax
 import numpy as np
 import pytest
 from hypothesis import strategies as st
@@ -132,6 +133,7 @@ def test_kills_sigterm_and_damage_resume_to_the_same_table(repo, reference, tmp_
   assert rc == 3 and "at step 40" in out, err
   assert _table(w) == _table(ref)
   assert _metrics(w) == _metrics(ref)
+  _assert_same_final_state(w, ref)     # README: byte-identical on CPU, same device count
 
   # Damaged latest checkpoint: one warning line, the previous step used, table unchanged.
   for root, _, files in os.walk(os.path.join(w, "checkpoints", "40", "default")):
@@ -147,6 +149,21 @@ def test_kills_sigterm_and_damage_resume_to_the_same_table(repo, reference, tmp_
   assert "at step 30" in out
   assert os.path.isdir(os.path.join(w, checkpoint.DAMAGED_DIR, "40"))  # kept, not deleted
   assert _table(w) == _table(ref)
+
+
+def _final_params(workdir):
+  exp, state = checkpoint.load_workdir(workdir)
+  return exp, state, [np.asarray(x) for x in jax.tree.leaves(state.params)]
+
+
+def _assert_same_final_state(a, b):
+  """The two workdirs' final checkpoints hold bit-identical parameters and optimizer state."""
+  _, sa, pa = _final_params(a)
+  _, sb, pb = _final_params(b)
+  assert int(sa.step) == int(sb.step)
+  for x, y in zip(pa + [np.asarray(v) for v in jax.tree.leaves(sa.opt_state)],
+                  pb + [np.asarray(v) for v in jax.tree.leaves(sb.opt_state)], strict=True):
+    np.testing.assert_array_equal(x, y)
 
 
 def test_silently_wrong_checkpoint_is_detected_and_skipped(reference, tmp_path, capfd):
@@ -187,10 +204,26 @@ def test_one_device_gives_the_same_table(repo, reference, tmp_path):
       else:  # members, lengths, exact optimal/chance, diverged and its step: identical
         assert x[k] == y[k], k
   print(f"1 vs 2 devices: max |difference| {worst}")
-  # Measured (40 steps, lr 1e-3, 16 strings per length): accuracy 0.125 (2 of 16 strings),
-  # xent 0.053 bits. Not bitwise: XLA compiles the sharded step differently, and Adam turns
-  # last-bit gradient differences into lr-sized moves (tests/test_population.py).
-  assert worst["accuracy"] <= 0.25 and worst["xent_bits"] <= 0.1, worst
+  # Not bitwise: XLA compiles the sharded step differently, and Adam turns last-bit
+  # gradient differences into lr-sized moves (tests/test_population.py). So the teeth are
+  # in the training itself: the surviving member's logged losses agree step by step, and
+  # its final parameters agree to AGREE_FRACTION of their movement from the common init
+  # (an untrained or differently trained side gives ~1). The table's accuracy, near
+  # chance after 40 steps, may flip a few of 16 strings per length; README states 2 of 16.
+  ma, mb = _metrics(w), _metrics(reference[0])
+  assert [r["step"] for r in ma] == [r["step"] for r in mb]
+  np.testing.assert_allclose([r["loss_bits"][0] for r in ma], [r["loss_bits"][0] for r in mb],
+                             atol=1e-4)
+  assert [r["diverged"] for r in ma] == [r["diverged"] for r in mb]
+  from limits import train as train_lib
+  from tests.test_population import assert_params_agree
+  exp, _, pa = _final_params(w)
+  _, _, pb = _final_params(reference[0])
+  init = [np.asarray(x) for x in jax.tree.leaves(
+      train_lib.init_state(train_lib.make_setup(exp)).params)]
+  member0 = lambda leaves: [x[0] for x in leaves]
+  assert_params_agree(member0(pa), member0(pb), member0(init))
+  assert worst["accuracy"] <= 2 / 16 + 1e-9 and worst["xent_bits"] <= 0.06, worst
 
 
 def test_unwritable_workdir_fails_before_training(repo, tmp_path):
