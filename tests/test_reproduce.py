@@ -1,5 +1,8 @@
-"""launch.reproduce --scale=smoke: every experiment runs and report.md has every section."""
+"""launch.reproduce --scale=smoke: every experiment runs, report.md has every section, and
+the numbers behind Chiang & Cholak's section are the construction's exact values."""
 
+import json
+import math
 import os
 import subprocess
 import sys
@@ -17,6 +20,29 @@ def test_reproduce_smoke_writes_report_with_every_section(tmp_path):
   assert "**Claim.**" in text and "**Measured**" in text
   for link in ("lemma5/sensitivity.png", "theorem1/restriction.png", "cc_parity/xent.png"):
     assert f"]({link})" in text and os.path.exists(tmp_path / link)
+  _assert_cc_parity_numbers(json.load(open(tmp_path / "cc_parity" / "xent.json")))
+
+
+def _margin(xent_bits: float) -> float:
+  """Logit margin m of a classifier right on every string: xent = log2(1 + e^-m) bits."""
+  return -math.log(2.0 ** xent_bits - 1.0)
+
+
+def _assert_cc_parity_numbers(res: dict):
+  """Section 2's data: both constructions exact (accuracy 1 at every n); without layer norm
+  the margin is 2/(n+1)^2 (logits +-1/(n+1)^2) within 1%; with final layer norm at eps = 0
+  it is the same at every n (2 sqrt(8), logits +-sqrt(D/2), D = 16) within 1%."""
+  by = {m["label"]: m["per_n"] for m in res["members"]}
+  assert sorted(by) == ["cc_parity", "cc_parity_ln"], sorted(by)
+  assert len(by["cc_parity"]) >= 4
+  for name, rows in by.items():
+    assert all(r["accuracy"] == 1.0 for r in rows), (name, rows)
+  for r in by["cc_parity"]:
+    want = 2.0 / (r["n"] + 1) ** 2
+    assert abs(_margin(r["xent_bits"]) / want - 1) < 0.01, (r["n"], _margin(r["xent_bits"]), want)
+  ln = [_margin(r["xent_bits"]) for r in by["cc_parity_ln"]]
+  assert max(ln) / min(ln) - 1 < 0.01, ln
+  assert abs(ln[0] / (2 * math.sqrt(8)) - 1) < 0.01, ln
 
 
 def test_reproduce_bad_scale_is_one_line_exit_2(repo, tmp_path):
