@@ -4,8 +4,10 @@ Default (about 2 minutes on a 2-core CPU; the README's default is configs/sweep.
   python -m launch.train --config=configs/parity.py --workdir=workdir/parity
 Smoke (seconds):
   python -m launch.train --config=configs/parity.py:smoke --workdir=/tmp/parity_smoke
-Next-symbol prediction under the paper's generator:
+Next-symbol prediction under the paper's generator, with the paper's model (no causal
+mask: each prefix is re-read, n + 1 passes' worth of work, so evaluation stops at 100):
   python -m launch.train --config=configs/parity.py:prediction
+  (--config.model.causal=true: a causal decoder instead, a different model)
 
 Trains on lengths 1-40 and evaluates 1-200. Expected: near-perfect accuracy only on the
 shortest lengths, falling towards chance (0.5) as n grows. Lemma 5 and Theorem 6 bound how
@@ -45,7 +47,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   # them can be overridden on the command line: --config.model.max_positions=1024.
   c = defaults()
   c.model.update(depth=2, heads=4, width=64, mlp_width=128, attention="soft",
-                 layer_norm="none", ln_eps=1e-5, positional="sinusoidal", causal=True)
+                 layer_norm="none", ln_eps=1e-5, positional="sinusoidal", causal=False)
   c.data.update(language="parity", task="recognition", p=0.5,
                 train_lengths="1-40", eval_lengths="1-200")
   c.train.update(steps=1500, batch_size=64, learning_rate=1e-3, warmup_steps=100,
@@ -57,6 +59,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
                  protocol="custom")
   if variant.startswith("prediction"):
     c.data.task = "prediction"
+    c.data.eval_lengths = "1-40,50-100:10"
   if variant.endswith("smoke"):
     c.model.update(depth=1, heads=2, width=16, mlp_width=32)
     c.data.update(train_lengths="1-8", eval_lengths="1-16")

@@ -50,7 +50,7 @@ class ModelConfig:
   layer_norm: str = "none"
   ln_eps: float = 1e-5
   positional: str = "sinusoidal"
-  causal: bool = True
+  causal: bool = False   # the paper's model; True: a causal decoder (a labelled extra)
   kind: str = "transformer"
   temperature: float = 1.0
   saturate: bool = False
