@@ -50,7 +50,9 @@ def scaling(argv: list[str]) -> None:
   rows = []
   counts = [int(c) for c in _DEVICES.value.split(",") if c.strip()]
   for n in counts:
-    env = dict(os.environ, JAX_PLATFORMS="cpu",
+    # JAX_NUM_CPU_DEVICES (which the entry points set to the core count) would override
+    # the XLA flag: both name this child's count.
+    env = dict(os.environ, JAX_PLATFORMS="cpu", JAX_NUM_CPU_DEVICES=str(n),
                XLA_FLAGS=f"--xla_force_host_platform_device_count={n}")
     out = subprocess.run([sys.executable, "-m", "launch.benchmark", "scaling",
                           "--scaling_child=1", f"--scaling_shape={_SHAPE.value}",
