@@ -45,11 +45,11 @@ def _finite_positive(values):
 
 
 def test_samplers_smoke():
-  specs = ["parity", "dyck:k=2", "shuffle_dyck:k=3", "tomita3", "anbn", "even_pairs"]
-  out = _bench("samplers", "--lengths=8,12", f"--languages={','.join(specs)}", "--batch=16",
+  specs = ["parity", "shuffle_dyck:k=3", "tomita3", "even_pairs"]
+  out = _bench("samplers", "--lengths=8", f"--languages={','.join(specs)}", "--batch=16",
                "--ref_seconds=0.01")
   rows = [l for l in out.splitlines() if re.match(r"^\S+\s+\d+\s+[\d.e+]+", l)]
-  assert [r.split()[0] for r in rows] == [s for s in specs for _ in (8, 12)], out
+  assert [r.split()[0] for r in rows] == specs, out
   for r in rows:
     _finite_positive(_ratios(r, r"([\d.]+)x"))
   assert "summary: n=512 not benchmarked" in out
