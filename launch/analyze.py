@@ -133,12 +133,19 @@ def main(argv: list[str]) -> None:
   from limits import probes
 
   cfg = common.user_errors(lambda: probes.make_config(_PROBE.value, FIELDS))
+  out = _OUT.value if _OUT.value is not None else os.path.join(_WORKDIR.value, "analysis")
+  if _INIT.value and os.path.exists(_WORKDIR.value) and not os.path.isdir(_WORKDIR.value):
+    common.fail(f"--workdir: {_WORKDIR.value} is a file, not a directory")
   setup, params_M, step = load(_WORKDIR.value, _INIT.value)
+  if jax.process_index() == 0:  # before the probe runs: a bad --out costs nothing
+    common.writable_dir(out, "--out" if _OUT.value is not None else "--workdir")
   result = common.user_errors(lambda: probes.PROBES[_PROBE.value].run(setup, params_M, cfg))
   result.update(workdir=os.path.abspath(_WORKDIR.value), step=step, init=bool(_INIT.value))
-  out = _OUT.value or os.path.join(_WORKDIR.value, "analysis")
   if jax.process_index() == 0:
-    paths = write(result, out, _PROBE.value)
+    try:
+      paths = write(result, out, _PROBE.value)
+    except OSError as e:
+      common.fail(common.os_error_line(e), status=common.WRITE_FAILED)
     for line in summary_lines(result):
       print(line)
     print(f"analysis: {paths[0]}")

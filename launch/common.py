@@ -33,6 +33,14 @@ def parse_flags(argv: list[str]) -> list[str]:
     if "config" in flags.FLAGS and flags.FLAGS["config"].value is not None:
       flags.FLAGS["config"].value.keys()  # config_flags defers load errors to first use
     return rest
+  except SyntaxError as e:
+    fail(f"--config: syntax error in {e.filename} line {e.lineno}: {e.msg}")
+  except AttributeError as e:
+    if "get_config" in str(e):
+      fail(f"--config: {config_path(argv) or 'the file'} has no get_config(arg=None); a config "
+           f"is a Python file like configs/parity.py (a DFA file is a language: "
+           f"--config.data.language=dfa:path=FILE)")
+    fail(f"{type(e).__name__}: {e}")
   except flags.Error as e:
     msg = str(e).strip().splitlines()
     line = msg[-1] if msg else repr(e)
@@ -42,8 +50,42 @@ def parse_flags(argv: list[str]) -> list[str]:
     fail(f"--config: cannot load the config file ({'; '.join(detail[-2:])})")
   except ValueError as e:
     fail(str(e))
-  except (KeyError, AttributeError, TypeError) as e:
+  except (KeyError, TypeError) as e:
     fail(f"{type(e).__name__}: {e}")
+  except Exception as e:  # the config file's own code raised: name the file and the error
+    fail(f"--config: {config_path(argv) or 'the config file'} raised {type(e).__name__}: {e}")
+
+
+def config_path(argv: list[str]) -> str | None:
+  """The file of --config=FILE[:variant] in argv, if any."""
+  for a in argv:
+    if a.startswith("--config="):
+      return a[len("--config="):].split(":")[0]
+  return None
+
+
+def writable_dir(path: str, flag: str) -> str:
+  """`path` as a directory this process can write (created if missing), else one line.
+
+  A path naming an existing file is bad input (exit 2); a directory that cannot be created
+  or written (read-only, /proc, permissions) is a failed write (exit 74).
+  """
+  if not path:
+    fail(f"{flag}: must name a directory, got an empty value")
+  if os.path.exists(path) and not os.path.isdir(path):
+    fail(f"{flag}: {path} is a file, not a directory")
+  try:
+    os.makedirs(path, exist_ok=True)
+    probe = os.path.join(path, f".limits_write_test.{os.getpid()}")
+    with open(probe, "w") as f:
+      f.write("")
+    os.remove(probe)
+  except OSError as e:
+    fail(f"{flag}: cannot write to {path} ({os_error_line(e)})", status=WRITE_FAILED)
+  return path
+
+
+WRITE_FAILED = 74  # EX_IOERR: a write failed
 
 
 def os_error_line(e: OSError) -> str:

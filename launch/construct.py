@@ -35,8 +35,17 @@ def main(argv: list[str]) -> None:
              "yao_dyck": {"k": _K.value, "depth": _DEPTH.value}}.get(_NAME.value, {})
   if _EPS.value < 0:
     common.fail(f"--eps: must be >= 0, got {_EPS.value}")
+  takes = {"cc_parity_ln": ("eps",), "yao_dyck": ("k", "depth")}
+  for name in ("eps", "k", "depth"):
+    if flags.FLAGS[name].present and name not in takes.get(_NAME.value, ()):
+      owner = " and ".join(n for n, fs in takes.items() if name in fs)
+      common.fail(f"--{name}: {_NAME.value} takes no --{name} (only {owner} does)")
   c = common.user_errors(lambda: constructions.build(_NAME.value, **options))
-  exp = common.user_errors(lambda: construct.write(c, _WORKDIR.value))
+  common.writable_dir(_WORKDIR.value, "--workdir")
+  try:
+    exp = common.user_errors(lambda: construct.write(c, _WORKDIR.value))
+  except OSError as e:
+    common.fail(common.os_error_line(e), status=common.WRITE_FAILED)
   print(f"{c.name}: {exp.data.language} recogniser, depth {exp.model.depth}, heads "
         f"{exp.model.heads}, width {exp.model.width}, {exp.model.attention} attention, "
         f"{exp.model.positional} positions, layer norm {exp.model.layer_norm}")

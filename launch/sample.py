@@ -33,8 +33,10 @@ def main(argv: list[str]) -> None:
   lang = common.user_errors(lambda: languages.make_language(_LANGUAGE.value, _P.value))
   if _TASK.value not in languages.TASKS:
     common.fail(f"--task: unknown task {_TASK.value!r}; allowed: {', '.join(languages.TASKS)}")
-  if _COUNT.value < 0:
-    common.fail(f"--count: must be >= 0, got {_COUNT.value}")
+  if _COUNT.value < 1:
+    common.fail(f"--count: must be >= 1, got {_COUNT.value}")
+  if not -2 ** 63 <= _SEED.value < 2 ** 63:
+    common.fail(f"--seed: must fit in 64 bits (|seed| < 2^63), got {_SEED.value}")
   common.user_errors(lambda: lang.check_length(_LENGTH.value))
 
   import jax

@@ -56,6 +56,9 @@ def main(argv: list[str]) -> None:
     from limits import parallel
     parallel.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
   config_arg = flags.FLAGS["config"].serialize().partition("=")[2] or DEFAULT_CONFIG
+  if _WORKDIR.value is not None and not _WORKDIR.value.strip():
+    common.fail("--workdir: empty; name a directory (or leave the flag out for the "
+                "config's default workdir)")
   workdir = _WORKDIR.value or default_workdir(config_arg)
   print(f"workdir: {os.path.abspath(workdir)}", flush=True)
   import launch

@@ -186,6 +186,8 @@ def parse_numbers(value: Any, field: str, kind: type, lo: float) -> tuple:
       a, b = map(int, item.split("-"))
       if b - a >= MAX_MEMBERS:
         raise ValueError(f"{field}: range {item!r} has more than {MAX_MEMBERS} values")
+      if b < a:
+        raise ValueError(f"{field}: empty range {item!r} (write lo-hi with lo <= hi)")
     try:
       if kind is int and isinstance(item, str) and re.fullmatch(r"\d+-\d+", item):
         a, b = map(int, item.split("-"))
@@ -262,7 +264,8 @@ def _head_masks(value: Any, heads: int) -> tuple[str, ...]:
   _require(isinstance(value, (str, list, tuple)) or value is None,
            f"model.head_masks: expected a list like 'all,past', got {_show(value)}")
   items = value.split(",") if isinstance(value, str) else list(value or ())
-  items = tuple(str(v).strip() for v in items if str(v).strip())
+  # A command-line 'past,future' may arrive as one item: split every item on commas.
+  items = tuple(p.strip() for v in items for p in str(v).split(",") if p.strip())
   for v in items:
     _require(v in attention.HEAD_MASKS, f"model.head_masks: unknown value {_show(v)}; "
              f"allowed: {', '.join(attention.HEAD_MASKS)}")
@@ -395,7 +398,7 @@ def validate(cfg: ml_collections.ConfigDict) -> Experiment:
   if model.kind != "transformer" and (len(sweep.depths) > 1 or len(sweep.heads) > 1):
     raise ValueError("sweep.depths/sweep.heads: only transformer populations vary depth and "
                      "heads (masked max model); set model.kind=transformer or one value each")
-  if len(sweep.heads) > 1 and model.key_dim == 0 and model.width % max(sweep.heads):
+  if sweep.heads and model.key_dim == 0 and model.width % max(sweep.heads):
     raise ValueError(f"sweep.heads: the largest head count must divide model.width="
                      f"{model.width} (heads share the width K = width // max heads), "
                      f"got {max(sweep.heads)}")

@@ -31,7 +31,20 @@ def _parity(p: float, odd: str | None = None, prefixes: str = "generator") -> La
   """PARITY: even number of 1s (Hahn 2020 §4); `parity:odd` for the odd convention;
   `parity:prefixes=uniform` for uniform-bit prediction prefixes (default: the paper's
   generator conditioned on reaching the length, as `mod:m=2`)."""
-  return Parity(p=p, odd=odd is not None, prefixes=prefixes)
+  return Parity(p=p, odd=_flag("odd", odd), prefixes=prefixes)
+
+
+def _flag(name: str, value: str | None) -> bool:
+  """A spec flag: absent = False; `name`, `name=true|1|yes` = True; `name=false|0|no` = False."""
+  if value is None:
+    return False
+  v = value.strip().lower()
+  if v in ("", "true", "1", "yes"):
+    return True
+  if v in ("false", "0", "no"):
+    return False
+  raise ValueError(f"data.language: {name} is a flag (write '{name}' or '{name}=true|false'), "
+                   f"got {name}={value!r}")
 
 
 def _majority(p: float) -> Language:

@@ -65,6 +65,8 @@ def check_fields(cfg: Any, name: str) -> None:
     v = getattr(cfg, f.name)
     if isinstance(v, bool) or not isinstance(v, (int, float)):
       continue
+    if not math.isfinite(v):
+      raise ValueError(f"probe.{f.name}: must be a finite number for {name}, got {v}")
     if f.name in ("seed", "threshold"):
       if v < 0:
         raise ValueError(f"probe.{f.name}: must be >= 0 for {name}, got {v}")
