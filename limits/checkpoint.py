@@ -117,10 +117,36 @@ def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
   return {prefix[:-1]: list(d) if isinstance(d, tuple) else d}
 
 
+# Fields a rerun may change on a workdir that holds a run: training further (train.steps,
+# only upwards) and how the run logs, checkpoints and is evaluated. Anything else would
+# resume a different experiment from this one's parameters.
+SAFE_TO_CHANGE = ("train.steps", "train.log_every", "train.checkpoint_every",
+                  "train.keep_checkpoints", "eval.batch_size", "eval.bucket", "eval.group",
+                  "data.eval_lengths")
+HISTORY_FILE = "config_history.jsonl"
+
+
+def has_checkpoint(workdir: str) -> bool:
+  """Whether `workdir/checkpoints` holds a finished step (orbax's step directories)."""
+  d = os.path.join(workdir, "checkpoints")
+  return os.path.isdir(d) and any(e.isdigit() and os.path.isdir(os.path.join(d, e))
+                                  for e in os.listdir(d))
+
+
+def latest_checkpoint_step(workdir: str) -> int | None:
+  d = os.path.join(workdir, "checkpoints")
+  steps = [int(e) for e in os.listdir(d) if e.isdigit()] if os.path.isdir(d) else []
+  return max(steps) if steps else None
+
+
 def check_or_write_config(workdir: str, config: dict[str, Any], write: bool = True) -> bool:
   """Returns True if `workdir` already holds this config; raises if it holds another.
 
-  Writes `config.json` when the workdir has none (and `write`).
+  Writes `config.json` when the workdir has none (and `write`). A config that differs only
+  in `SAFE_TO_CHANGE` fields (train.steps raised: training further) is accepted and
+  recorded (config.json rewritten, the change appended to config_history.jsonl). A
+  workdir whose config has no checkpoint at all (the run died before its first save)
+  takes the new config: nothing of the old run is left to protect.
   """
   path = os.path.join(workdir, CONFIG_FILE)
   fresh = json.loads(json.dumps(config))
@@ -132,15 +158,115 @@ def check_or_write_config(workdir: str, config: dict[str, Any], write: bool = Tr
         raise ValueError(f"{path} is not valid JSON; move it away or use a new --workdir") from None
     a, b = _flatten(old), _flatten(fresh)
     diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
-    if diff:
-      shown = ", ".join(f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in diff[:3])
+    if not diff:
+      return True
+    unsafe = [k for k in diff if k not in SAFE_TO_CHANGE]
+    if not has_checkpoint(workdir):
+      if write:
+        _record(workdir, path, fresh, {k: [a.get(k), b.get(k)] for k in diff},
+                "no checkpoint: the earlier run left nothing to resume")
+      return False
+    if unsafe:
+      shown = ", ".join(f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in unsafe[:3])
       raise ValueError(f"workdir {workdir} holds a run of a different config ({shown}"
-                       f"{', ...' if len(diff) > 3 else ''}); use a new --workdir or the same config")
+                       f"{', ...' if len(unsafe) > 3 else ''}); use a new --workdir or the same "
+                       f"config (to train further, raise train.steps only)")
+    if "train.steps" in diff:
+      at = latest_checkpoint_step(workdir) or 0
+      if int(b["train.steps"]) < at:
+        raise ValueError(f"train.steps: the run in {workdir} is already at step {at}; it can "
+                         f"be raised (training further), not lowered to {b['train.steps']}")
+    if write:
+      _record(workdir, path, fresh, {k: [a.get(k), b.get(k)] for k in diff}, "safe change")
     return True
   if write:
     os.makedirs(workdir, exist_ok=True)
     atomic_write_text(path, json.dumps(fresh, indent=2, sort_keys=True))
   return False
+
+
+def _record(workdir: str, path: str, fresh: dict, changed: dict, why: str) -> None:
+  """Rewrites config.json and appends what changed to config_history.jsonl."""
+  import time
+  line = json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "why": why,
+                     "changed": changed}, sort_keys=True)
+  with open(os.path.join(workdir, HISTORY_FILE), "a") as f:
+    f.write(line + "\n")
+  atomic_write_text(path, json.dumps(fresh, indent=2, sort_keys=True))
+
+
+class WorkdirLock:
+  """`workdir/.lock` held by one writer: pid, host and start time inside.
+
+  Taken with O_EXCL, so two `launch.train` processes on one workdir cannot both write.
+  A lock whose holder is on this host and no longer running is stale (a killed run) and
+  is taken over; a lock from another host cannot be checked and is refused with what to
+  do. `WorkdirError` (one line, exit 2 from launch) when the workdir is held.
+  """
+
+  NAME = ".lock"
+
+  def __init__(self, workdir: str):
+    self.path = os.path.join(workdir, self.NAME)
+    self.held = False
+
+  def _holder(self) -> dict[str, Any]:
+    try:
+      with open(self.path) as f:
+        return json.load(f)
+    except (OSError, ValueError):
+      return {}
+
+  def acquire(self) -> "WorkdirLock":
+    import socket
+    import time
+    me = {"pid": os.getpid(), "host": socket.gethostname(),
+          "since": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    for _ in range(2):
+      try:
+        fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+      except FileExistsError:
+        h = self._holder()
+        stale = h.get("host") == me["host"] and not _alive(h.get("pid"))
+        if not h or stale:  # unreadable (killed mid-write) or its process is gone
+          try:
+            os.remove(self.path)
+          except FileNotFoundError:
+            pass
+          continue
+        raise WorkdirError(f"--workdir: {os.path.dirname(self.path)} is in use by pid "
+                         f"{h.get('pid')} on {h.get('host')} since {h.get('since')}; wait for "
+                         f"it, or delete {self.path} if that run is gone") from None
+      with os.fdopen(fd, "w") as f:
+        json.dump(me, f)
+      self.held = True
+      return self
+    raise WorkdirError(f"--workdir: cannot take the lock {self.path}; delete it if no run "
+                       f"uses it")
+
+  def release(self) -> None:
+    if self.held:
+      try:
+        os.remove(self.path)
+      except FileNotFoundError:
+        pass
+      self.held = False
+
+  def __enter__(self) -> "WorkdirLock":
+    return self.acquire()
+
+  def __exit__(self, *exc) -> None:
+    self.release()
+
+
+def _alive(pid: Any) -> bool:
+  try:
+    os.kill(int(pid), 0)
+  except (TypeError, ValueError, ProcessLookupError):
+    return False
+  except PermissionError:  # exists, owned by someone else
+    return True
+  return True
 
 
 def manager(workdir: str, keep: int, read_only: bool = False) -> ocp.CheckpointManager:

@@ -39,6 +39,18 @@ def run(exp: config_lib.Experiment, workdir: str, log: Callable[[str], None] = p
   checkpoint.check_or_write_config(workdir, exp.to_dict(), write=False)  # refuse before writing
   if is_main:
     checkpoint.check_writable(workdir)
+  # One writer per workdir (process 0 of a multi-process run stands for all of them).
+  lock = checkpoint.WorkdirLock(workdir)
+  if is_main:
+    lock.acquire()
+  try:
+    return _run_locked(exp, workdir, log, stop_after, is_main)
+  finally:
+    lock.release()
+
+
+def _run_locked(exp: config_lib.Experiment, workdir: str, log: Callable[[str], None],
+                stop_after: int | None, is_main: bool) -> list[dict[str, Any]]:
   setup = train_lib.make_setup(exp)
   state = train_lib.init_state(setup)
   if is_main:
@@ -51,6 +63,9 @@ def run(exp: config_lib.Experiment, workdir: str, log: Callable[[str], None] = p
     if restored is not None:
       state = restored
       log(f"resumed from {workdir}/checkpoints at step {int(state.step)}")
+    elif os.path.isdir(os.path.join(workdir, checkpoint.DAMAGED_DIR)):
+      log(f"no intact checkpoint (the damaged ones are in {workdir}/"
+          f"{checkpoint.DAMAGED_DIR}): training starts over at step 0")
     start = int(state.step)
     metrics_log = results.MetricsLog(os.path.join(workdir, "metrics.jsonl"), start) if is_main else None
     tb = _tensorboard(workdir) if is_main else None
