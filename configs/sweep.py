@@ -4,6 +4,7 @@ r"""Architecture sweeps: every depth x heads x seed x lr member in one compiled 
   python -m launch.train --config=configs/sweep.py:default --workdir=workdir/sweep     # 3.5 min CPU
   python -m launch.train --config=configs/sweep.py:paper --workdir=workdir/sweep_paper # accelerator
   python -m launch.train --config=configs/sweep.py:deletang --workdir=workdir/deletang
+  python -m launch.train --config=configs/sweep.py:deletang_cpu --workdir=workdir/deletang_cpu
   python -m launch.train --config=configs/sweep.py:hahn --workdir=workdir/hahn
 
 Variants (comma-separated variant options are not supported; pick one):
@@ -11,8 +12,22 @@ Variants (comma-separated variant options are not supported; pick one):
   default   PARITY, depth 1-2 x heads 2,4 (width 32), trained on 1-40, evaluated to 200
             (the README's default experiment).
   paper     depth 1-6 x heads 1-8 x 3 seeds x 2 lrs, 20k steps (accelerator scale).
-  deletang  Delétang et al. (2023): train lengths uniform in 1..40, test every length
-            41..500; score = mean accuracy over test lengths (best and mean over seeds).
+  deletang  Delétang et al. (2023), "Neural Networks and the Chomsky Hierarchy", with their
+            transformer: 5 layers, width 64, 8 heads (head width 8), FFN 256, post-LN
+            (layer norm after each residual), no causal mask, batch 128, 1M steps, train
+            lengths uniform in 1..40, test every length 41..500; score = mean accuracy
+            over test lengths (best and mean over seeds and learning rates). Their five
+            positional encodings are `model.positional` = none | sinusoidal (their
+            default, sin/cos) | relative (Transformer-XL) | alibi | rotary, one run each
+            (--config.model.positional=alibi). Not theirs: no dropout (theirs 0.1).
+            Meant to reproduce the transformer entries of their Table 2 for the regular
+            tasks: parity_check 52.0, modular_arithmetic 24.2, cycle_navigation 61.9,
+            even_pairs >= 90 (score in %, --config.data.language=<task>). Accelerator
+            scale (1M steps x 5 seeds x 3 lrs).
+  deletang_cpu  The same architecture and protocol at CPU size: 2 layers, width 32, 4
+            heads (head width 8), FFN 128, batch 32, 2000 steps, 2 seeds, one lr, test
+            lengths 41..100 (several minutes on a 2-core CPU; a check that the pipeline
+            runs, not Table 2's numbers).
   hahn      Hahn-style: one training set per n in {8, 16, 32, 64}; each member is
             evaluated at every n (its own n is in-distribution).
 Override the grid with --config.sweep.depths=1-4 --config.sweep.heads=1,2,4 etc.
@@ -23,7 +38,7 @@ import ml_collections
 
 from configs import parity
 
-VARIANTS = ("default", "smoke", "paper", "deletang", "hahn")
+VARIANTS = ("default", "smoke", "paper", "deletang", "deletang_cpu", "hahn")
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
@@ -45,13 +60,19 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.model.update(width=128, mlp_width=512)
     c.train.update(steps=20000, batch_size=128, checkpoint_every=2000)
     c.data.update(eval_lengths="1-500")
-  elif variant == "deletang":
+  elif variant in ("deletang", "deletang_cpu"):
     c.sweep.update(depths="5", heads="8", seeds="0-4", learning_rates="1e-3,3e-4,1e-4",
                    protocol="deletang")
     c.data.language = "parity_check"  # or even_pairs, cycle_navigation, modular_arithmetic
-    c.model.update(width=64, mlp_width=256)
+    c.model.update(depth=5, heads=8, width=64, mlp_width=256, layer_norm="post",
+                   positional="sinusoidal", causal=False, key_dim=0)
     c.data.update(train_lengths="1-40", eval_lengths="41-500")
-    c.train.update(steps=10000, batch_size=128)
+    c.train.update(steps=1_000_000, batch_size=128, checkpoint_every=10_000)
+    if variant == "deletang_cpu":
+      c.sweep.update(depths="2", heads="4", seeds="0,1", learning_rates="1e-3")
+      c.model.update(depth=2, heads=4, width=32, mlp_width=128)
+      c.data.update(eval_lengths="41-100")
+      c.train.update(steps=2000, batch_size=32, checkpoint_every=500)
   elif variant == "hahn":
     c.sweep.update(train_lengths="8;16;32;64", protocol="hahn")
     c.data.update(eval_lengths="8,16,32,64")

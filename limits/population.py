@@ -139,8 +139,12 @@ def standalone_params(params: Any, depth: int, heads: int) -> Any:
   def slice_layer(layer):
     out = dict(layer)
     att = dict(out["attention"])
-    for name in ("query", "key", "value"):
-      att[name] = {k: v[:, :heads] if k == "kernel" else v[:heads] for k, v in att[name].items()}
+    for name in ("query", "key", "value", "relative"):
+      if name in att:
+        att[name] = {k: v[:, :heads] if k == "kernel" else v[:heads] for k, v in att[name].items()}
+    for name in ("relative_u", "relative_v"):
+      if name in att:
+        att[name] = att[name][:heads]
     att["out"] = {"kernel": att["out"]["kernel"][:heads], "bias": att["out"]["bias"]}
     out["attention"] = att
     return out

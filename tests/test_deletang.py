@@ -83,3 +83,35 @@ def test_near_misses_refused_with_the_real_reason():
   # Languages with members and non-members still take near misses.
   cfg.data.update(language="parity", near_miss_fraction=0.5)
   config_lib.validate(cfg)
+
+
+def test_deletang_preset_is_their_architecture():
+  """Issue 14.7: post-LN, 5 layers x 8 heads, width 64, FFN 256, batch 128, 1M steps,
+  train 1-40 / test 41-500; the CPU variant keeps the architecture kind at a small size."""
+  from configs import sweep as sweep_config
+  exp = config_lib.validate(sweep_config.get_config("deletang"))
+  m = exp.model
+  assert (m.layer_norm, m.depth, m.heads, m.width, m.mlp_width, m.causal) == \
+      ("post", 5, 8, 64, 256, False)
+  assert exp.train.steps == 1_000_000 and exp.train.batch_size == 128
+  assert exp.data.train_lengths == tuple(range(1, 41))
+  assert exp.data.eval_lengths == tuple(range(41, 501))
+  assert exp.sweep.protocol == "deletang" and exp.data.language == "parity_check"
+  cpu = config_lib.validate(sweep_config.get_config("deletang_cpu"))
+  assert cpu.model.layer_norm == "post" and cpu.model.causal is False
+  assert cpu.train.steps <= 5000 and max(cpu.data.eval_lengths) <= 100
+
+
+@pytest.mark.parametrize("pe", ["none", "sinusoidal", "relative", "alibi", "rotary"])
+def test_deletang_cpu_trains_with_each_of_their_encodings(pe, tmp_path):
+  from configs import sweep as sweep_config
+  from limits import experiment
+  cfg = sweep_config.get_config("deletang_cpu")
+  cfg.model.positional = pe
+  cfg.train.update(steps=3, checkpoint_every=3, log_every=3)
+  cfg.data.update(train_lengths="1-6", eval_lengths="41")
+  cfg.sweep.update(seeds="0")
+  cfg.eval.update(batch_size=8, bucket=8, group=1)
+  rows = experiment.run(config_lib.validate(cfg), str(tmp_path), log=lambda s: None)
+  assert len(rows) == 1 and rows[0]["positional"] == pe and rows[0]["layer_norm"] == "post"
+  assert 0.0 <= rows[0]["accuracy"] <= 1.0 and np.isfinite(rows[0]["xent_bits"])

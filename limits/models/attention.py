@@ -116,25 +116,53 @@ def attention_weights(scores_BxHxTxT: jax.Array, mask_BxHxTxT: jax.Array, kind: 
   return _softmax(temperature * scores, mask)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(4,))
-def soft_attention(q_BxTxHxK, k_BxTxHxK, v_BxTxHxK, mask_BxHxTxT, scale: float):
-  """b = softmax(scale * q k^T) v over the keys the mask allows: [B, T, H, K].
+def soft_attention(q_BxTxHxK, k_BxTxHxK, v_BxTxHxK, mask_BxHxTxT, scale: float,
+                   bias_BxHxTxT: jax.Array | None = None):
+  """b = softmax(scale * q k^T + bias) v over the keys the mask allows: [B, T, H, K].
 
   Same values as `attention_weights(..., "soft")` followed by the weighted sum; its VJP
   uses <g_w, w>_s = <g_b, b>_k (FlashAttention's D = rowsum(dO o O)), so the gradient
   of the [B, H, T, T] weights needs no reduction over keys, which XLA:CPU fuses badly
-  into the batched dot that produces it.
+  into the batched dot that produces it. `bias` (ALiBi, relative positions; already
+  multiplied by the temperature) is added to the scaled scores.
   """
-  return _soft_fwd(q_BxTxHxK, k_BxTxHxK, v_BxTxHxK, mask_BxHxTxT, scale)[0]
+  if bias_BxHxTxT is None:
+    return _soft_attention(q_BxTxHxK, k_BxTxHxK, v_BxTxHxK, mask_BxHxTxT, scale)
+  bias = jnp.broadcast_to(bias_BxHxTxT, mask_BxHxTxT.shape).astype(q_BxTxHxK.dtype)
+  return _soft_attention_bias(q_BxTxHxK, k_BxTxHxK, v_BxTxHxK, mask_BxHxTxT, bias, scale)
 
 
-def _soft_fwd(q, k, v, mask, scale):
-  w = _softmax(scale * jnp.einsum("bqhk,bshk->bhqs", q, k), mask)
+@functools.partial(jax.custom_vjp, nondiff_argnums=(4,))
+def _soft_attention(q, k, v, mask, scale):
+  return _soft_fwd(q, k, v, mask, scale)[0]
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(5,))
+def _soft_attention_bias(q, k, v, mask, bias, scale):
+  return _soft_fwd(q, k, v, mask, scale, bias)[0]
+
+
+def _soft_fwd(q, k, v, mask, scale, bias=None):
+  s = scale * jnp.einsum("bqhk,bshk->bhqs", q, k)
+  w = _softmax(s if bias is None else s + bias, mask)
   b = jnp.einsum("bhqs,bshk->bqhk", w, v)
   return b, (q, k, v, w, b, mask)
 
 
+def _soft_bias_fwd(q, k, v, mask, bias, scale):
+  return _soft_fwd(q, k, v, mask, scale, bias)
+
+
+def _soft_bias_bwd(scale, res, g_b):
+  g_q, g_k, g_v, g_bias = _soft_grads(scale, res, g_b)
+  return g_q, g_k, g_v, None, g_bias
+
+
 def _soft_bwd(scale, res, g_b):
+  return _soft_grads(scale, res, g_b)[:3] + (None,)
+
+
+def _soft_grads(scale, res, g_b):
   q, k, v, w, b, mask = res
   g_v = jnp.einsum("bhqs,bqhk->bshk", w, g_b)
   g_w = jnp.einsum("bqhk,bshk->bhqs", g_b, v)
@@ -143,12 +171,31 @@ def _soft_bwd(scale, res, g_b):
   B, T, H, K = b.shape
   heads = jnp.repeat(jnp.eye(H, dtype=b.dtype), K, axis=0)
   d = ((g_b * b).reshape(B * T, H * K) @ heads).reshape(B, T, H).transpose(0, 2, 1)[..., None]
-  g_s = scale * w * (g_w - d)
+  g_bias = w * (g_w - d)
+  g_s = scale * g_bias
   return (jnp.einsum("bhqs,bshk->bqhk", g_s, k), jnp.einsum("bhqs,bqhk->bshk", g_s, q),
-          g_v, None)
+          g_v, g_bias)
 
 
-soft_attention.defvjp(_soft_fwd, _soft_bwd)
+_soft_attention.defvjp(_soft_fwd, _soft_bwd)
+_soft_attention_bias.defvjp(_soft_bias_fwd, _soft_bias_bwd)
+
+
+def alibi_slopes(heads: int) -> jnp.ndarray:
+  """float32[H]: ALiBi slopes m_h = 2^-(h+1): Press et al. (2022)'s (and Delétang et al.'s)
+  sequence for 8 heads, continued geometrically; independent of the head count (theirs
+  is not) so that a population member with h heads has the slopes of the standalone
+  h-head model."""
+  return 2.0 ** -(jnp.arange(heads, dtype=jnp.float32) + 1.0)
+
+
+def alibi_bias(positions_BxT: jax.Array, heads: int) -> jax.Array:
+  """float32[B, H, T, T]: -m_h (|i - j| - 1/2 [j < i]), bidirectional ALiBi as Delétang et
+  al. (2023) define it for an unmasked encoder (the 1/2 on keys left of the query breaks
+  the left/right symmetry |i - j| alone would have)."""
+  d_BxTxT = (positions_BxT[:, :, None] - positions_BxT[:, None, :]).astype(jnp.float32)
+  dist_BxTxT = jnp.abs(d_BxTxT) - 0.5 * (d_BxTxT > 0)
+  return -alibi_slopes(heads)[None, :, None, None] * dist_BxTxT[:, None]
 
 
 def head_masks(kinds: tuple[str, ...], heads: int, t: int) -> jax.Array:
@@ -192,6 +239,7 @@ class MultiHeadAttention(nn.Module):
   saturate: bool = False
   head_mask_kinds: tuple[str, ...] = ()
   use_rotary: bool = False
+  relative: str = ""      # "", "alibi", or "relative" (Transformer-XL; see positional.py)
 
   @nn.compact
   def __call__(self, y_BxTxD: jax.Array, mask_BxTxT: jax.Array,
@@ -203,6 +251,13 @@ class MultiHeadAttention(nn.Module):
       k_BxTxHxK = rotary(k_BxTxHxK, positions_BxT)
     scores_BxHxTxT = jnp.einsum("bqhk,bshk->bhqs", q_BxTxHxK, k_BxTxHxK) / jnp.sqrt(
         jnp.asarray(self.head_dim, q_BxTxHxK.dtype))
+    bias_BxHxTxT = None
+    if self.relative == "alibi":
+      bias_BxHxTxT = alibi_bias(positions_BxT, self.heads).astype(scores_BxHxTxT.dtype)
+    elif self.relative == "relative":
+      bias_BxHxTxT = self._relative_scores(y_BxTxD, q_BxTxHxK, k_BxTxHxK, positions_BxT)
+    if bias_BxHxTxT is not None:
+      scores_BxHxTxT = scores_BxHxTxT + bias_BxHxTxT
     mask_BxHxTxT = mask_BxTxT[:, None]
     if any(m != "all" for m in self.head_mask_kinds):
       mask_BxHxTxT = mask_BxHxTxT & head_masks(self.head_mask_kinds, self.heads,
@@ -214,7 +269,31 @@ class MultiHeadAttention(nn.Module):
       # The same weights, with the cheaper VJP (the sown copy is dead code unless asked).
       mask = jnp.broadcast_to(mask_BxHxTxT, scores_BxHxTxT.shape)
       b_BxTxHxK = soft_attention(q_BxTxHxK, k_BxTxHxK, v_BxTxHxK, mask,
-                                 float(self.temperature) / float(self.head_dim) ** 0.5)
+                                 float(self.temperature) / float(self.head_dim) ** 0.5,
+                                 None if bias_BxHxTxT is None
+                                 else float(self.temperature) * bias_BxHxTxT)
     else:
       b_BxTxHxK = jnp.einsum("bhqs,bshk->bqhk", att_BxHxTxT, v_BxTxHxK)
     return nn.DenseGeneral(self.width, axis=(-2, -1), name="out")(b_BxTxHxK)
+
+  def _relative_scores(self, y_BxTxD, q_BxTxHxK, k_BxTxHxK, positions_BxT):
+    """Transformer-XL's position terms (Dai et al. 2019, eq. 3 terms b-d without the
+    content term a): u.k_j + (q_i + v).W_r R_{i-j}, R the sinusoidal encoding of the
+    signed distance i - j (keys on both sides: an unmasked encoder), scaled like a_ij."""
+    from limits.models import positional
+    B, T, H, K = q_BxTxHxK.shape
+    d_BxTxT = positions_BxT[:, :, None] - positions_BxT[:, None, :]
+    span = T - 1
+    table = positional.sinusoidal_signed(span, y_BxTxD.shape[-1]).astype(y_BxTxD.dtype)
+    r_RxHxK = nn.DenseGeneral((self.heads, self.head_dim), use_bias=False,
+                              name="relative")(table)                   # R = 2T - 1 distances
+    u_HxK = self.param("relative_u", nn.initializers.zeros, (self.heads, self.head_dim))
+    v_HxK = self.param("relative_v", nn.initializers.zeros, (self.heads, self.head_dim))
+    content_BxHxT = jnp.einsum("hk,bshk->bhs", u_HxK.astype(k_BxTxHxK.dtype), k_BxTxHxK)
+    pos_BxHxTxR = jnp.einsum("bqhk,rhk->bhqr", q_BxTxHxK + v_HxK.astype(q_BxTxHxK.dtype),
+                             r_RxHxK)
+    idx_BxTxT = jnp.clip(d_BxTxT + span, 0, 2 * span)
+    pos_BxHxTxT = jnp.take_along_axis(
+        pos_BxHxTxR, jnp.broadcast_to(idx_BxTxT[:, None], (B, H, T, T)), axis=-1)
+    return (content_BxHxT[:, :, None, :] + pos_BxHxTxT) / jnp.sqrt(
+        jnp.asarray(self.head_dim, q_BxTxHxK.dtype))

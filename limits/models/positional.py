@@ -19,6 +19,12 @@ Kinds (`model.positional`):
               (evaluation is deterministic). Needs n + 1 <= max_positions.
   rotary      Su et al. (2021): nothing added here; queries and keys are rotated by the
               position inside attention (relative positions only).
+  alibi       Press et al. (2022): nothing added here; each head's scores get
+              -m_h (|i - j| - 1/2 [j < i]) (bidirectional, as Delétang et al. 2023;
+              m_h = 2^-(h+1): attention.alibi_slopes).
+  relative    Transformer-XL (Dai et al. 2019): nothing added here; scores get
+              u.k_j + (q_i + v).W_r R_{i-j} with R the sinusoidal encoding of the signed
+              distance i - j (attention.MultiHeadAttention._relative_scores).
 
 Letters: B batch, T positions, D width, L max_positions.
 """
@@ -29,7 +35,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-POSITIONAL = ("none", "sinusoidal", "learned", "cc", "randomized", "rotary")
+POSITIONAL = ("none", "sinusoidal", "learned", "cc", "randomized", "rotary", "alibi", "relative")
+ATTENTION_ONLY = ("rotary", "alibi", "relative")   # nothing added to the embedding
 BOUNDED = ("learned", "randomized")  # need max_positions
 
 
@@ -43,6 +50,17 @@ def sinusoidal_table(num_positions: int, width: int) -> np.ndarray:
   pe[:, 0::2] = np.sin(angles)[:, : (width + 1) // 2]
   pe[:, 1::2] = np.cos(angles)[:, : width // 2]
   return pe
+
+
+def sinusoidal_signed(span: int, width: int) -> jnp.ndarray:
+  """float32[2 span + 1, D]: the sinusoidal encoding of the distances -span..span."""
+  pos_T1 = np.arange(-span, span + 1)[:, None]
+  i = np.arange(width // 2 + width % 2)
+  angles = pos_T1 * (1.0 / (10000.0 ** (2 * i / width)))[None, :]
+  pe = np.zeros((2 * span + 1, width), np.float32)
+  pe[:, 0::2] = np.sin(angles)[:, : (width + 1) // 2]
+  pe[:, 1::2] = np.cos(angles)[:, : width // 2]
+  return jnp.asarray(pe)
 
 
 def sinusoidal(num_positions: int, width: int) -> jnp.ndarray:

@@ -9,7 +9,8 @@ Switches (all in `ModelConfig`, see attention.py and positional.py for the defin
   attention    soft | hard_unique (UHAT) | hard_average (AHAT) | scaled (log n logits)
   temperature  inverse temperature of soft/scaled (and of the hard kinds' backward pass)
   saturate     evaluate soft/scaled parameters with AHAT (saturated attention)
-  positional   none | sinusoidal | learned | cc | randomized | rotary (+ max_positions)
+  positional   none | sinusoidal | learned | cc | randomized | rotary | alibi | relative
+               (+ max_positions)
   layer_norm   none | pre | post | final, with ln_eps >= 0 (0 is allowed: Chiang &
                Cholak's escape). `final` normalises only y^(L) before the readout, the
                one place their construction needs it.
@@ -76,7 +77,8 @@ class Block(nn.Module):
     h = norm("ln_att")(y_BxTxD) if c.layer_norm == "pre" else y_BxTxD
     y_BxTxD = y_BxTxD + attention.MultiHeadAttention(
         c.heads, c.head_dim, c.width, c.attention, c.temperature, c.saturate,
-        tuple(c.head_masks), c.positional == "rotary", name="attention")(
+        tuple(c.head_masks), c.positional == "rotary",
+        c.positional if c.positional in ("alibi", "relative") else "", name="attention")(
             h, mask_BxTxT, positions_BxT)
     if c.layer_norm == "post":
       y_BxTxD = norm("ln_att")(y_BxTxD)
@@ -113,7 +115,7 @@ class Transformer(nn.Module):
     b, t = tokens_BxT.shape
     x_BxTxD = self.embed(tokens_BxT)
     positions_BxT = jnp.broadcast_to(jnp.arange(t, dtype=jnp.int32), (b, t))
-    if c.positional in ("none", "sinusoidal", "rotary"):
+    if c.positional in ("none", "sinusoidal") + positional.ATTENTION_ONLY:
       if c.positional == "sinusoidal":
         x_BxTxD = x_BxTxD + positional.sinusoidal(t, c.width)[None].astype(x_BxTxD.dtype)
       return x_BxTxD, positions_BxT
