@@ -36,9 +36,10 @@ spec, `dfa:path=...`, Delétang et al.'s regular tasks, PARITY) this module
     with integer Z-modules and general C-RASP formulas at each level; here balanced
     weights are the rational null space (same separations: a rational balanced weight
     times a common denominator is an integer one), the formulas of a level are the
-    classes of the target state combined with the symbol, and the exit sinks are
-    labelled by the class of the state they are reached in. The test suite checks the
-    verdicts against the paper's Table 1 (51 of its languages) and the chain
+    classes of the target state combined with the symbol (exits into the sinks too,
+    by the sink's class); the refinement stops when the partition stops splitting (at
+    most |W| + |sinks| rounds). The test suite checks the verdicts against the paper's
+    Table 1 (51 of its languages) and the chain
     R <= C-RASP <= R^omega of their Theorem 14.
 - gives the exact average sensitivity at length n (Hahn & Rofin 2024; Hahn 2020
   Lemma 5): E_x #{i : changing x_i to a uniform other symbol changes the output}, x
