@@ -28,7 +28,19 @@ _WORKDIR = flags.DEFINE_string("workdir", None, "A trained or constructed workdi
 _LENGTHS = flags.DEFINE_string("lengths", None, "Lengths, e.g. 1-1000 or 1-200:5,500.")
 _ATTENTION = flags.DEFINE_string("attention", None, "Override model.attention.")
 _BATCH = flags.DEFINE_integer("batch_size", None, "Override eval.batch_size.")
-_OUT = flags.DEFINE_string("out", None, "Output directory (default: the workdir).")
+_OUT = flags.DEFINE_string("out", None, "Output directory (default: WORKDIR/eval/<what>).")
+_MAX_MEMORY = flags.DEFINE_string("max_memory", None, "Memory budget, e.g. 8G (default: 90% "
+                                  "of the machine's).")
+
+
+def _validated(workdir: str, overrides: dict):
+  """The workdir's Experiment with the overrides, before any checkpoint is read."""
+  import ml_collections
+  from limits import checkpoint, config as config_lib
+  raw = checkpoint.read_config(workdir)
+  for section, fields in overrides.items():
+    raw.setdefault(section, {}).update(fields)
+  return config_lib.validate(ml_collections.ConfigDict(raw))
 
 
 def default_out(workdir: str, attention: str | None, lengths: str) -> str:
@@ -88,6 +100,9 @@ def main(argv: list[str]) -> None:
     overrides["data"] = {"eval_lengths": _LENGTHS.value}
   if _BATCH.value:
     overrides["eval"] = {"batch_size": _BATCH.value}
+  from limits import memory
+  exp0 = common.user_errors(lambda: _validated(_WORKDIR.value, overrides))
+  common.user_errors(lambda: memory.check_eval(exp0, memory.budget(_MAX_MEMORY.value)))
   exp, state = common.user_errors(lambda: checkpoint.load_workdir(_WORKDIR.value, overrides))
   out = _OUT.value if _OUT.value is not None else default_out(
       _WORKDIR.value, _ATTENTION.value, _LENGTHS.value or _span(exp.data.eval_lengths))

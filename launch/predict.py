@@ -35,6 +35,8 @@ _FORMAT = flags.DEFINE_enum("format", None, ["tsv", "jsonl"],
 _MEMBER = flags.DEFINE_integer("member", 0, "Population member to read.")
 _ATTENTION = flags.DEFINE_string("attention", None,
                                  "Override model.attention, e.g. hard_average (saturated).")
+_MAX_MEMORY = flags.DEFINE_string("max_memory", None, "Memory budget, e.g. 8G (default: 90% "
+                                  "of the machine's).")
 _FLOAT64 = flags.DEFINE_bool("float64", False,
                              "Evaluate in float64 (for constructions whose logits shrink with n).")
 _BUCKET = 64  # strings are padded to multiples of this: one compiled program per bucket
@@ -89,7 +91,7 @@ def main(argv: list[str]) -> None:
   import jax.numpy as jnp
   import numpy as np
 
-  from limits import checkpoint, population
+  from limits import checkpoint, memory, population
   from limits import train as train_lib
   from limits.models import positional
 
@@ -111,15 +113,31 @@ def main(argv: list[str]) -> None:
   apply = jax.jit(lambda p, t, r: population.apply(setup.model, p, t, r, depth, heads))
 
   lines, decode_error = _decode_lines(sys.stdin.buffer.read())
-  check = lambda n: (positional.check_length(exp.model.positional, exp.model.max_positions, n + 1)
-                     if exp.model.kind == "transformer" else None)
+  limit = common.user_errors(lambda: memory.budget(_MAX_MEMORY.value))
+  per_call = min(limit, memory.EVAL_BYTES)
+
+  def check(n):
+    if exp.model.kind == "transformer":
+      positional.check_length(exp.model.positional, exp.model.max_positions, n + 1)
+    need = memory.eval_bytes(exp.model, task, 1, n + 2)
+    if need > limit:
+      fit = memory.max_tokens(exp.model, task, 1, limit) - 2
+      raise ValueError(f"length {n} needs about {memory.gib(need)} for one string (attention "
+                       f"grows with the square of the length), over the {memory.gib(limit)} "
+                       f"available; at most ~{fit} symbols fit (or set --max_memory)")
   strings, error = _valid_prefix(lines, lang, check)
   error = error or decode_error
   by_bucket: dict[int, list[int]] = {}
   for i, s in enumerate(strings):
     by_bucket.setdefault(-(-max(len(s), 1) // _BUCKET) * _BUCKET, []).append(i)
   outputs: dict[int, np.ndarray] = {}
+  chunks = []
   for padded, idx in sorted(by_bucket.items()):
+    # As many strings per call as fit the per-call budget (at least one: `check` made sure
+    # one string at this length fits the machine).
+    size = max(1, int(per_call // memory.eval_bytes(exp.model, task, 1, padded + 2)))
+    chunks += [(padded, idx[i:i + size]) for i in range(0, len(idx), size)]
+  for padded, idx in chunks:
     toks = np.full((len(idx), padded + 1), lang.pad, np.int32)
     for row, i in enumerate(idx):
       ids = lang.encode(strings[i])
@@ -139,7 +157,11 @@ def main(argv: list[str]) -> None:
     p = np.exp(logit - np.logaddexp.reduce(logit, axis=-1, keepdims=True))
     if task == "recognition":
       lo = log_odds(logit)
-      print(f"{s}\t{p[1]:.6g}\t{int(lo > 0)}\t{lo:.6g}")
+      if fmt == "jsonl":
+        print(json.dumps({"string": s, "label": int(lo > 0), "p_member": float(p[1]),
+                          "log_odds": float(lo)}))
+      else:
+        print(f"{s}\t{p[1]:.6g}\t{int(lo > 0)}\t{lo:.6g}")
     elif fmt == "jsonl":
       dists = [{names[c]: float(p[t, c]) for c in range(len(names))} for t in range(len(s) + 1)]
       print(json.dumps({"string": s, "next": [{"prefix": s[:t], "p": d}

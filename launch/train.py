@@ -37,6 +37,8 @@ _DISTRIBUTED = flags.DEFINE_bool(
 _COORDINATOR = flags.DEFINE_string("coordinator_address", None, "host:port of process 0.")
 _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Number of processes (hosts).")
 _PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index, 0-based.")
+_MAX_MEMORY = flags.DEFINE_string("max_memory", None, "Memory budget per device, e.g. 8G "
+                                  "(default: 90% of the machine's).")
 
 
 def default_workdir(config_arg: str) -> str:
@@ -64,7 +66,14 @@ def main(argv: list[str]) -> None:
   import launch
   print(f"allocator: {launch.allocator()} (LIMITS_ALLOCATOR=glibc|mimalloc|tcmalloc chooses)",
         flush=True)
-  from limits import checkpoint
+  from limits import checkpoint, memory
+  import jax as _jax
+
+  def check_memory():
+    limit = memory.budget(_MAX_MEMORY.value)
+    memory.check_train(exp, _jax.local_device_count(), limit)
+    memory.check_eval(exp, limit)
+  common.user_errors(check_memory)  # before config.json is written or anything compiles
   common.user_errors(lambda: checkpoint.check_or_write_config(workdir, exp.to_dict(), write=False))
   common.user_errors(lambda: checkpoint.check_writable(workdir))  # before anything compiles
 

@@ -15,7 +15,7 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
-from limits import parallel
+from limits import memory, parallel
 from limits import train as train_lib
 
 LOG2 = train_lib.LOG2
@@ -39,12 +39,20 @@ def make_eval_fn(setup: train_lib.Setup, padded: int) -> Callable[[Any, jax.Arra
   depth_M, heads_M = setup.member_masks()
   tables_M = train_lib.member_tables(setup, padded)   # sweep.languages: each member's own
   side = lengths_side_by_side(setup, padded)
+  sub = strings_at_once(setup, padded)
 
   def one_length(params, depth, heads, tables, key, n):
     lang = train_lib.sampler(setup, tables)
     batch = lang.sample(task, jax.random.fold_in(key, n), jnp.full((e.batch_size,), n, jnp.int32),
                         padded)
-    xent_S, correct_S = train_lib.losses(model, params, batch, depth=depth, heads=heads)
+    if sub < e.batch_size:  # long strings: a few at a time, so memory stays bounded
+      parts = jax.tree.map(lambda x: x.reshape((e.batch_size // sub, sub) + x.shape[1:]), batch)
+      xent_S, correct_S = jax.tree.map(
+          lambda x: x.reshape(-1),
+          jax.lax.map(lambda b: train_lib.losses(model, params, b, depth=depth, heads=heads),
+                      parts))
+    else:
+      xent_S, correct_S = train_lib.losses(model, params, batch, depth=depth, heads=heads)
     return {"accuracy": jnp.mean(correct_S), "xent_bits": jnp.mean(xent_S) / LOG2}
 
   def eval_fn(params_M, key, lengths_G):
@@ -72,6 +80,16 @@ def lengths_side_by_side(setup: train_lib.Setup, padded: int) -> int:
   if setup.exp.data.task == "prediction" and not cfg.causal:
     per_length *= padded + 2           # the literal prefix form re-reads every prefix
   return max(1, min(e.group, EVAL_ATTENTION_BYTES // per_length))
+
+
+def strings_at_once(setup: train_lib.Setup, padded: int) -> int:
+  """Strings of one length evaluated in one call: the whole batch when it fits
+  EVAL_ATTENTION_BYTES (limits/memory.py's estimate), else the largest divisor of the
+  batch that does (at least one string; `memory.check_eval` refuses what one cannot)."""
+  e, cfg = setup.exp.eval, setup.model.cfg
+  per = memory.eval_bytes(cfg, setup.exp.data.task, 1, padded + 2)
+  fit = max(1, int(EVAL_ATTENTION_BYTES // per))
+  return max(d for d in range(1, e.batch_size + 1) if e.batch_size % d == 0 and d <= fit)
 
 
 class Evaluator:
