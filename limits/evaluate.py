@@ -67,8 +67,11 @@ def make_eval_fn(setup: train_lib.Setup, padded: int) -> Callable[[Any, jax.Arra
 
 # Bytes of one layer's attention weights (strings x heads x positions^2 x 4) that one
 # evaluation call may hold: beyond it, lengths of a group run one after another instead of
-# side by side (a group of 8 lengths x 128 strings at 512 positions would need 8.6 GB).
-EVAL_ATTENTION_BYTES = 1 << 30
+# side by side (a group of 8 lengths x 128 strings at 512 positions would need 8.6 GB),
+# and past one length, its strings a few at a time. XLA's temporaries are a few times
+# this: the default sweep evaluated at 224 positions needed 1.6 GiB of XLA temporaries
+# with a 1 GiB budget, 0.40 GiB with this one (memory_analysis on CPU).
+EVAL_ATTENTION_BYTES = memory.EVAL_BYTES
 
 
 def lengths_side_by_side(setup: train_lib.Setup, padded: int) -> int:

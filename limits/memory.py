@@ -27,7 +27,7 @@ import re
 BYTES = 4            # float32
 TRAIN_FACTOR = 2.0   # backward pass: gradients of each saved tensor, one layer at a time
 SAFETY = 0.9         # of the machine's memory a run may plan to use
-EVAL_BYTES = 1 << 30  # what one evaluation or prediction call may hold (strings side by side)
+EVAL_BYTES = 1 << 28  # what one evaluation or prediction call may hold (strings side by side)
 
 
 def machine_bytes() -> int:
