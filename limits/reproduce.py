@@ -19,8 +19,8 @@ fails is reported as failed (with its error) and the rest still run.
   5. Depth x heads sweep: which sizes fit PARITY, 2DYCK, (aa)*, Dyck-(2,2) (prediction)
      at each training length.
 
-Scales: `smoke` (about a minute: the test suite runs it), `small` (at most ~30 min on a
-2-core CPU), `paper` (accelerator).
+Scales: `smoke` (about a minute: the test suite runs it), `small` (about 50 min on a
+busy 2-core CPU, 36 of them Theorem 6 in the paper's form), `paper` (accelerator).
 """
 
 from __future__ import annotations
