@@ -1,7 +1,7 @@
 r"""Run every experiment of the paper's claims and write DIR/report.md.
 
   python -m launch.reproduce --scale=smoke --workdir=/tmp/repro     # about a minute
-  python -m launch.reproduce --scale=small --workdir=workdir/repro  # <= ~30 min, 2-core CPU
+  python -m launch.reproduce --scale=small --workdir=workdir/repro  # ~50 min, busy 2-core CPU
   python -m launch.reproduce --scale=paper --workdir=workdir/paper  # accelerator
 
 The experiments (limits/reproduce.py): Lemma 5 slopes, Chiang & Cholak's PARITY,
