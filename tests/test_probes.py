@@ -9,7 +9,6 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
 import pytest
 
 from limits import config as config_lib
@@ -17,6 +16,8 @@ from limits import construct, languages, models
 from limits import train as train_lib
 from limits.models import constructions
 from limits.probes import forward, restriction, sensitivity
+
+import recognizers
 
 
 def _setup(language="parity", **model):
@@ -77,35 +78,12 @@ def test_bound_not_claimed_for_hard_attention_or_eps_zero():
 
 
 def _lstm_on_parity(length: int):
-  lang = languages.make_language("parity")
   raw = ml_collections.ConfigDict()
   raw.model = dict(kind="lstm", depth=1, width=16)
   raw.data = dict(language="parity", train_lengths=f"1-{length}", eval_lengths=f"{length}")
   setup = train_lib.make_setup(config_lib.validate(raw))
-  params = jax.tree.map(lambda x: x[0], train_lib.init_state(setup).params)
-  opt = optax.adam(1e-2)
-  lengths = jnp.arange(1, length + 1, dtype=jnp.int32)
-
-  def loss_fn(p, key):
-    k_len, k_data = jax.random.split(key)
-    batch = lang.recognition(k_data, jax.random.choice(k_len, lengths, (64,)), length)
-    return jnp.mean(train_lib.losses(setup.model, p, batch)[0])
-
-  @jax.jit
-  def steps(p, s, key):
-    def body(carry, k):
-      p, s = carry
-      u, s = opt.update(jax.grad(loss_fn)(p, k), s, p)
-      return (optax.apply_updates(p, u), s), None
-    return jax.lax.scan(body, (p, s), jax.random.split(key, 100))[0]
-
-  test = lang.recognition(jax.random.key(99), jnp.full((500,), length, jnp.int32), length)
-  state = opt.init(params)
-  for i in range(30):
-    params, state = steps(params, state, jax.random.key(i + 1))
-    if float(jnp.mean(train_lib.losses(setup.model, params, test)[1])) == 1.0:
-      break
-  return setup, jax.tree.map(lambda x: x[None], params)
+  return setup, recognizers.fit(setup, train_lib.init_state(setup).params, length, steps=100,
+                                lr=1e-2, rounds=30)
 
 
 def test_restriction_few_for_hard_one_many_for_lstm_parity():

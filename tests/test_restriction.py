@@ -8,7 +8,6 @@ import functools
 import jax
 import jax.numpy as jnp
 import ml_collections
-import optax
 import pytest
 
 from limits import config as config_lib
@@ -16,6 +15,8 @@ from limits import construct
 from limits import train as train_lib
 from limits.models import constructions
 from limits.probes import restriction
+
+import recognizers
 
 
 def _cfg(n, fraction=0.5, **kw):
@@ -47,25 +48,7 @@ def _constant_parity():
 def _trained(language, length, steps, **model):
   """A member trained for `steps` Adam steps on lengths 1..length (a plain loop)."""
   setup, params_M = _setup(language, **model)
-  lang = setup.language
-  params = jax.tree.map(lambda x: x[0], params_M)
-  opt = optax.adam(3e-3)
-  lengths = jnp.arange(1, length + 1, dtype=jnp.int32)
-
-  def loss_fn(p, key):
-    k_len, k_data = jax.random.split(key)
-    batch = lang.recognition(k_data, jax.random.choice(k_len, lengths, (64,)), length)
-    return jnp.mean(train_lib.losses(setup.model, p, batch)[0])
-
-  @jax.jit
-  def run(p, key):
-    def body(carry, k):
-      p, s = carry
-      u, s = opt.update(jax.grad(loss_fn)(p, k), s, p)
-      return (optax.apply_updates(p, u), s), None
-    return jax.lax.scan(body, (p, opt.init(p)), jax.random.split(key, steps))[0][0]
-
-  return setup, jax.tree.map(lambda x: x[None], run(params, jax.random.key(1)))
+  return setup, recognizers.fit(setup, params_M, length, steps=steps, lr=3e-3)
 
 
 def test_hard_one_is_no_obstruction_with_zero_error():
