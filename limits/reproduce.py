@@ -248,9 +248,11 @@ def theorem6(s: dict, wd: str, rep: Report, log) -> None:
   rep.add("## 3. Theorem 6: soft attention's next-symbol cross-entropy", "",
           "**Claim.** For the paper's soft-attention transformer (no causal mask: each prefix "
           "is re-read by the encoder and predicted from its last position), next-symbol "
-          "cross-entropy on PARITY approaches unigram chance as n grows; on 2DYCK it stays "
-          "at least P_0 (1-p) bits above optimal (at the last position; P_0 = probability "
-          "that a length-n prefix is unbalanced and ends in a closing bracket). LSTMs reach "
+          "cross-entropy on PARITY approaches unigram chance as n grows; on 2DYCK, as n grows, "
+          "it stays at least P_0 (1-p) bits above optimal (at the last position; P_0 = "
+          "probability that a length-n prefix is unbalanced and ends in a closing bracket). "
+          "Both are statements about a fixed model as n grows: at the small n measured here "
+          "a model may come closer than the bound without contradicting it. LSTMs reach "
           "the optimum on finite-state languages. The theorem bounds cross-entropy, not "
           "accuracy (footnote 3).", "")
   fields = xent_probe.Config(strings=s["xent_strings"]).validate()
