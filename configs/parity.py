@@ -24,19 +24,8 @@ VARIANTS = ("default", "smoke", "prediction", "prediction_smoke")
 
 def defaults() -> ml_collections.ConfigDict:
   """Every config field with its library default (lengths and grids as strings)."""
-  import dataclasses
   from limits import config as config_lib
-  from limits.models import transformer
-  c = ml_collections.ConfigDict()
-  for name, cls in (("model", transformer.ModelConfig), ("data", config_lib.DataConfig),
-                    ("train", config_lib.TrainConfig), ("eval", config_lib.EvalConfig),
-                    ("sweep", config_lib.SweepConfig)):
-    section = {}
-    for f in dataclasses.fields(cls):
-      v = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-      section[f.name] = "" if isinstance(v, tuple) and name in ("data", "sweep") else v
-    c[name] = section
-  return c
+  return config_lib.defaults()
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:

@@ -192,23 +192,8 @@ def resolve(value: str, workdir: str, train_lengths: Sequence[int]) -> list[Entr
   return entries
 
 
-def _defaults() -> ml_collections.ConfigDict:
-  """Every config field at its library default (what configs/*.py declare)."""
-  from limits.models import transformer
-  c = ml_collections.ConfigDict()
-  for name, cls in (("model", transformer.ModelConfig), ("data", config_lib.DataConfig),
-                    ("train", config_lib.TrainConfig), ("eval", config_lib.EvalConfig),
-                    ("sweep", config_lib.SweepConfig)):
-    section = {}
-    for f in dataclasses.fields(cls):
-      v = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-      section[f.name] = "" if isinstance(v, tuple) and name in ("data", "sweep") else v
-    c[name] = section
-  return c
-
-
 def _config(scale: Scale, kind: str, specs: Sequence[str]) -> config_lib.Experiment:
-  c = _defaults()
+  c = config_lib.defaults()
   c.model.update(depth=max(scale.depths), heads=max(scale.heads), width=scale.width,
                  mlp_width=2 * scale.width, layer_norm="none", positional="sinusoidal",
                  **KINDS[kind])

@@ -288,6 +288,20 @@ def _check_model_data(model: transformer.ModelConfig, data: "DataConfig") -> Non
         raise ValueError(f"{e} (data.{k} goes up to {max(getattr(data, k))})") from None
 
 
+def defaults() -> ml_collections.ConfigDict:
+  """Every config field at its library default, as a config file states it (length and
+  grid fields of `data` and `sweep` as empty strings): what configs/*.py start from."""
+  c = ml_collections.ConfigDict()
+  for name, cls in (("model", transformer.ModelConfig), ("data", DataConfig),
+                    ("train", TrainConfig), ("eval", EvalConfig), ("sweep", SweepConfig)):
+    section = {}
+    for f in dataclasses.fields(cls):
+      v = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+      section[f.name] = "" if isinstance(v, tuple) and name in ("data", "sweep") else v
+    c[name] = section
+  return c
+
+
 def validate(cfg: ml_collections.ConfigDict) -> Experiment:
   """Checks every field of `cfg` and returns the frozen `Experiment`."""
   top_known = {"model", "data", "train", "eval", "sweep"}
