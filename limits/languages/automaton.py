@@ -121,6 +121,16 @@ class Tables(NamedTuple):
   log_w: np.ndarray       # float64[L+1, S]: log survival weight W_r(s)
 
 
+def state_walk(delta_SxA: jax.Array, s0_B: jax.Array, symbols_BxL: jax.Array) -> jax.Array:
+  """int32[B, L+1]: the states visited from s0 reading each row, t = 0..L (a scan)."""
+  def step(s_B, x_B):
+    s = delta_SxA[s_B, x_B]
+    return s, s
+
+  _, s_LxB = jax.lax.scan(step, s0_B, symbols_BxL.T.astype(jnp.int32))
+  return jnp.concatenate([s0_B[:, None], s_LxB.T], axis=1)
+
+
 class AutomatonLanguage(base.Language):
   """Base class: subclasses implement `automaton(max_length)` (and set name/alphabet)."""
 
@@ -284,15 +294,8 @@ class AutomatonLanguage(base.Language):
     """int32[B, L+1]: the state after t symbols, t = 0..L."""
     L = symbols_BxL.shape[1]
     d = self._dev(max_length or max(L, 1))
-    delta = d["delta"]
     s0 = jnp.full((symbols_BxL.shape[0],), d["start"], jnp.int32)
-
-    def step(s_B, x_B):
-      s = delta[s_B, x_B]
-      return s, s
-
-    _, s_LxB = jax.lax.scan(step, s0, symbols_BxL.T.astype(jnp.int32))
-    return jnp.concatenate([s0[:, None], s_LxB.T], axis=1)
+    return state_walk(d["delta"], s0, symbols_BxL)
 
   def accepts(self, symbols_BxL, lengths_B):
     L = symbols_BxL.shape[1]

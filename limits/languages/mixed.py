@@ -170,15 +170,8 @@ class BoundDFA(base.Language):
     return self.tables.non_members[jnp.clip(lengths_B, 0, max_length)]
 
   def _states(self, symbols_BxL):
-    delta = self.tables.delta
     s0 = jnp.broadcast_to(self.tables.start, symbols_BxL.shape[:1]).astype(jnp.int32)
-
-    def step(s_B, x_B):
-      s = delta[s_B, x_B]
-      return s, s
-
-    _, s_LxB = jax.lax.scan(step, s0, symbols_BxL.T.astype(jnp.int32))
-    return jnp.concatenate([s0[:, None], s_LxB.T], axis=1)
+    return automaton.state_walk(self.tables.delta, s0, symbols_BxL)
 
   def accepts(self, symbols_BxL, lengths_B):
     L = symbols_BxL.shape[1]
