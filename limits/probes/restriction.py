@@ -164,12 +164,10 @@ def _other(key, z, v: int) -> jax.Array:
 
 
 def _chunked(fn, sym_BxN: jax.Array, batch: int) -> jax.Array:
-  b = sym_BxN.shape[0]
-  size = min(batch, b)
-  padded = -(-b // size) * size
-  s = jnp.pad(sym_BxN, ((0, padded - b), (0, 0))).reshape(padded // size, size, -1)
+  """fn over B strings, `batch` at a time (members_lib's chunking), results [B, ...]."""
+  s, _ = members_lib._chunks(sym_BxN, batch)
   out = jax.lax.map(fn, s)
-  return out.reshape((padded,) + out.shape[2:])[:b]
+  return out.reshape((-1,) + out.shape[2:])[:sym_BxN.shape[0]]
 
 
 def make_programs(mem: members_lib.Member, lang, task: str, n: int, cfg: Config, r: int):
