@@ -74,14 +74,11 @@ def writable_dir(path: str, flag: str) -> str:
     fail(f"{flag}: must name a directory, got an empty value")
   if os.path.exists(path) and not os.path.isdir(path):
     fail(f"{flag}: {path} is a file, not a directory")
+  from limits import checkpoint  # local: launch.common stays light to import
   try:
-    os.makedirs(path, exist_ok=True)
-    probe = os.path.join(path, f".limits_write_test.{os.getpid()}")
-    with open(probe, "w") as f:
-      f.write("")
-    os.remove(probe)
-  except OSError as e:
-    fail(f"{flag}: cannot write to {path} ({os_error_line(e)})", status=WRITE_FAILED)
+    checkpoint.check_writable(path, flag)
+  except checkpoint.WorkdirError as e:
+    fail(str(e), status=WRITE_FAILED)
   return path
 
 

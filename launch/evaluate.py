@@ -33,15 +33,6 @@ _MAX_MEMORY = flags.DEFINE_string("max_memory", None, "Memory budget, e.g. 8G (d
                                   "of the machine's).")
 
 
-def _validated(workdir: str, overrides: dict):
-  """The workdir's Experiment with the overrides, before any checkpoint is read."""
-  import ml_collections
-  from limits import checkpoint, config as config_lib
-  raw = checkpoint.read_config(workdir)
-  for section, fields in overrides.items():
-    raw.setdefault(section, {}).update(fields)
-  return config_lib.validate(ml_collections.ConfigDict(raw))
-
 
 def default_out(workdir: str, attention: str | None, lengths: str) -> str:
   """WORKDIR/eval/<attention_>lengths_<lengths>, the name made filesystem-safe."""
@@ -101,7 +92,7 @@ def main(argv: list[str]) -> None:
   if _BATCH.value:
     overrides["eval"] = {"batch_size": _BATCH.value}
   from limits import memory
-  exp0 = common.user_errors(lambda: _validated(_WORKDIR.value, overrides))
+  exp0 = common.user_errors(lambda: checkpoint.load_experiment(_WORKDIR.value, overrides))
   common.user_errors(lambda: memory.check_eval(exp0, memory.budget(_MAX_MEMORY.value)))
   exp, state = common.user_errors(lambda: checkpoint.load_workdir(_WORKDIR.value, overrides))
   out = _OUT.value if _OUT.value is not None else default_out(

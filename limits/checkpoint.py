@@ -60,8 +60,8 @@ def atomic_write_text(path: str, text: str) -> None:
     f.write(text)
 
 
-def check_writable(workdir: str) -> None:
-  """WorkdirError unless `workdir` (created if missing) accepts a file."""
+def check_writable(workdir: str, flag: str = "--workdir") -> None:
+  """WorkdirError (naming `flag`) unless `workdir` (created if missing) accepts a file."""
   probe = os.path.join(workdir, f".write_probe_{os.getpid()}")
   try:
     os.makedirs(workdir, exist_ok=True)
@@ -70,7 +70,7 @@ def check_writable(workdir: str) -> None:
       f.flush()
       os.fsync(f.fileno())
   except OSError as e:
-    raise WorkdirError(f"--workdir: cannot write to {workdir} ({e.strerror or _one_line(e)})") from None
+    raise WorkdirError(f"{flag}: cannot write to {workdir} ({e.strerror or _one_line(e)})") from None
   finally:
     if os.path.exists(probe):
       os.remove(probe)
@@ -126,17 +126,16 @@ SAFE_TO_CHANGE = ("train.steps", "train.log_every", "train.checkpoint_every",
 HISTORY_FILE = "config_history.jsonl"
 
 
-def has_checkpoint(workdir: str) -> bool:
-  """Whether `workdir/checkpoints` holds a finished step (orbax's step directories)."""
-  d = os.path.join(workdir, "checkpoints")
-  return os.path.isdir(d) and any(e.isdigit() and os.path.isdir(os.path.join(d, e))
-                                  for e in os.listdir(d))
-
-
 def latest_checkpoint_step(workdir: str) -> int | None:
+  """The largest finished step in `workdir/checkpoints` (orbax's step directories)."""
   d = os.path.join(workdir, "checkpoints")
-  steps = [int(e) for e in os.listdir(d) if e.isdigit()] if os.path.isdir(d) else []
+  steps = ([int(e) for e in os.listdir(d) if e.isdigit() and os.path.isdir(os.path.join(d, e))]
+           if os.path.isdir(d) else [])
   return max(steps) if steps else None
+
+
+def has_checkpoint(workdir: str) -> bool:
+  return latest_checkpoint_step(workdir) is not None
 
 
 def check_or_write_config(workdir: str, config: dict[str, Any], write: bool = True) -> bool:
@@ -381,6 +380,18 @@ def read_config(workdir: str) -> dict[str, Any]:
       raise ValueError(f"{path} is not valid JSON") from None
 
 
+def load_experiment(workdir: str, overrides: dict[str, dict[str, Any]] | None = None):
+  """The workdir's validated Experiment with `overrides` applied (no checkpoint read)."""
+  import ml_collections  # local: keeps this module's import light
+
+  from limits import config as config_lib
+
+  raw = read_config(workdir)
+  for section, fields in (overrides or {}).items():
+    raw.setdefault(section, {}).update(fields)
+  return config_lib.validate(ml_collections.ConfigDict(raw))
+
+
 def load_workdir(workdir: str, overrides: dict[str, dict[str, Any]] | None = None):
   """(Experiment, TrainState) of a trained or constructed workdir, at its latest step.
 
@@ -388,15 +399,9 @@ def load_workdir(workdir: str, overrides: dict[str, dict[str, Any]] | None = Non
   the parameter tree unchanged, such as evaluating a soft checkpoint with hard attention.
   ValueError if the workdir has no config or no checkpoint.
   """
-  import ml_collections  # local: keeps this module's import light
-
-  from limits import config as config_lib
   from limits import train as train_lib
 
-  raw = read_config(workdir)
-  for section, fields in (overrides or {}).items():
-    raw.setdefault(section, {}).update(fields)
-  exp = config_lib.validate(ml_collections.ConfigDict(raw))
+  exp = load_experiment(workdir, overrides)
   setup = train_lib.make_setup(exp)
   like = train_lib.init_state(setup, jax.random.key(0))
   if not os.path.isdir(os.path.join(workdir, "checkpoints")):
