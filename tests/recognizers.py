@@ -1,11 +1,23 @@
-"""A plain Adam loop that trains a recognition member, shared by the probe tests (the
-probes need a model that learned something, without the whole experiment machinery)."""
+"""Small models for the probe tests: a fresh tiny setup, and a plain Adam loop that trains
+a recognition member (the probes need a model that learned something, without the whole
+experiment machinery)."""
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import optax
 
+from limits import config as config_lib
 from limits import train as train_lib
+
+
+def setup(language="parity", task="recognition", **model):
+  """(Setup, params_M) of a tiny model (depth 1, 2 heads, width 16 unless overridden)."""
+  raw = ml_collections.ConfigDict()
+  raw.model = {**dict(depth=1, heads=2, width=16, mlp_width=32), **model}
+  raw.data = dict(language=language, task=task, train_lengths="1-8", eval_lengths="1-8")
+  s = train_lib.make_setup(config_lib.validate(raw))
+  return s, train_lib.init_state(s).params
 
 
 def fit(setup, params_M, length, steps, lr, rounds=1, batch=64):

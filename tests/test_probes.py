@@ -21,11 +21,7 @@ import recognizers
 
 
 def _setup(language="parity", **model):
-  raw = ml_collections.ConfigDict()
-  raw.model = {**dict(depth=1, heads=2, width=16, mlp_width=32), **model}
-  raw.data = dict(language=language, train_lengths="1-8", eval_lengths="1-8")
-  setup = train_lib.make_setup(config_lib.validate(raw))
-  return setup, train_lib.init_state(setup).params
+  return recognizers.setup(language, **model)
 
 
 @pytest.mark.parametrize("model", [

@@ -7,10 +7,8 @@ import functools
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import pytest
 
-from limits import config as config_lib
 from limits import construct
 from limits import train as train_lib
 from limits.models import constructions
@@ -25,11 +23,7 @@ def _cfg(n, fraction=0.5, **kw):
 
 
 def _setup(language="parity", **model):
-  raw = ml_collections.ConfigDict()
-  raw.model = {**dict(depth=1, heads=2, width=16, mlp_width=32), **model}
-  raw.data = dict(language=language, train_lengths="1-8", eval_lengths="8")
-  setup = train_lib.make_setup(config_lib.validate(raw))
-  return setup, train_lib.init_state(setup).params
+  return recognizers.setup(language, **model)
 
 
 @functools.lru_cache(maxsize=None)

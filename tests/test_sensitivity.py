@@ -4,21 +4,16 @@ its trend are reported, and the bound's looseness on a fixed model sits in a sta
 would not catch)."""
 
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import pytest
 
-from limits import config as config_lib
-from limits import train as train_lib
 from limits.probes import sensitivity
+
+import recognizers
 
 
 def _setup(task="recognition", **model):
-  raw = ml_collections.ConfigDict()
-  raw.model = {**dict(depth=1, heads=2, width=16, mlp_width=32), **model}
-  raw.data = dict(language="parity", task=task, train_lengths="1-8", eval_lengths="1-8")
-  setup = train_lib.make_setup(config_lib.validate(raw))
-  return setup, train_lib.init_state(setup).params
+  return recognizers.setup("parity", task, **model)
 
 
 @pytest.mark.parametrize("task", ["recognition", "prediction"])
