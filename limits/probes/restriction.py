@@ -115,15 +115,11 @@ def language_decision(lang, task: str) -> Callable[[jax.Array], jax.Array]:
   return lambda s: jnp.argmax(lang.next_symbol_distribution(s)[:, -1], -1).astype(jnp.int32)
 
 
-def language_correct(lang, task: str) -> Callable[[jax.Array, jax.Array], jax.Array]:
-  """`ok(sym_BxN, decision_B) -> bool[B]`: whether the model's decision is right.
-
-  Prediction: right when the decided symbol has q's largest probability (ties are all
-  right: in PARITY's odd state 0 and 1 are equally good).
-  """
-  if task == "recognition":
-    f = language_decision(lang, task)
-    return lambda s, d: f(s) == d
+def prediction_correct(lang) -> Callable[[jax.Array, jax.Array], jax.Array]:
+  """`ok(sym_BxN, symbol_B) -> bool[B]`: whether the predicted next symbol is right, i.e.
+  has q's largest probability (ties are all right: in PARITY's odd state 0 and 1 are
+  equally good). Recognition needs no such rule: the decision is right iff it equals the
+  language's (`language_decision`)."""
   def ok(s, d):
     q = lang.next_symbol_distribution(s)[:, -1]
     best = jnp.max(q, -1)
@@ -174,7 +170,6 @@ def make_programs(mem: members_lib.Member, lang, task: str, n: int, cfg: Config,
   """(measure, choose): jitted influence/error estimate and greedy value choice at n."""
   v, k = lang.n_symbols, cfg.completions
   lang_f = language_decision(lang, task)
-  correct = language_correct(lang, task)
 
   @jax.jit
   def measure(params, fixed_N, vals_N, anchors_AxN, key):
@@ -189,7 +184,9 @@ def make_programs(mem: members_lib.Member, lang, task: str, n: int, cfg: Config,
     target = _chunked(lang_f, every, cfg.batch)
     model_rate = jnp.mean(dec[k:].reshape(k, n) != dec[:k, None], axis=0)
     lang_rate = jnp.mean(target[k:].reshape(k, n) != target[:k, None], axis=0)
-    wrong_K = ~correct(z_KxN, dec[:k])
+    # Recognition: wrong iff the decision differs from the language's (already computed).
+    wrong_K = (dec[:k] != target[:k] if task == "recognition"
+               else ~prediction_correct(lang)(z_KxN, dec[:k]))
     return model_rate, lang_rate, wrong_K, target[:k], z_KxN
 
   @jax.jit
