@@ -105,12 +105,11 @@ def main(argv: list[str]) -> None:
   if _FLOAT64.value:
     params = jax.tree.map(lambda x: x.astype(jnp.float64) if jnp.issubdtype(x.dtype, jnp.floating)
                           else x, params)
-  depth_M, heads_M = setup.member_masks()
-  depth = None if depth_M is None else depth_M[m]
-  heads = None if heads_M is None else heads_M[m]
+  arch_M = setup.member_masks()
+  arch = None if arch_M is None else jax.tree.map(lambda x: x[m], arch_M)
   lang, task = setup.language, setup.task
   fmt = _FORMAT.value or ("tsv" if task == "recognition" else "jsonl")
-  apply = jax.jit(lambda p, t, r: population.apply(setup.model, p, t, r, depth, heads))
+  apply = jax.jit(lambda p, t, r: population.apply(setup.model, p, t, r, arch))
 
   lines, decode_error = _decode_lines(sys.stdin.buffer.read())
   limit = common.user_errors(lambda: memory.budget(_MAX_MEMORY.value))

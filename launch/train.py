@@ -106,8 +106,9 @@ def main(argv: list[str]) -> None:
     print(results.format_table(table, ["length"] + columns, max_rows=25))
     print()
     table = results.summary(rows)
-    print(results.format_table(table, ("train_length", "depth", "heads", "members",
-                                       "mean_ood_accuracy", "best_ood_accuracy", "diverged")))
+    pe = ("positional",) if table and "positional" in table[0] else ()   # sweep.positionals
+    print(results.format_table(table, ("train_length", "depth", "heads") + pe + (
+        "members", "mean_ood_accuracy", "best_ood_accuracy", "diverged")))
     print("(accuracy: mean over evaluated lengths beyond each member's training lengths; "
           "mean and best over seeds and learning rates)")
   print(f"results: {os.path.join(workdir, 'results.csv')}")

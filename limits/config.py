@@ -19,6 +19,7 @@ from limits import languages
 from limits.models import attention, positional, transformer
 
 SCHEDULES = ("constant", "cosine")
+DERIVED = {"positional_mix"}   # dataclass fields no config sets (population.max_model_config)
 MAX_INT = 2**31 - 1      # steps, seeds and sizes live in int32 on device
 MAX_LENGTH = 1_000_000   # longest string length a config may ask for
 MAX_MEMBERS = 100_000    # largest population a sweep may ask for
@@ -88,6 +89,9 @@ class SweepConfig:
   # Regular languages of one alphabet, one grid axis (limits/languages/mixed.py): member m
   # learns languages[m]; each trains on those of its lengths that have members.
   languages: tuple[str, ...] = ()
+  # Positional encodings, one grid axis (model.positional per member, one compiled program:
+  # the max model builds each and gates it per member, see population.py).
+  positionals: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,7 +111,8 @@ class Experiment:
                               s.seeds or (self.train.seed,),
                               s.learning_rates or (self.train.learning_rate,),
                               s.train_lengths or (self.data.train_lengths,),
-                              languages=s.languages or ("",))
+                              languages=s.languages or ("",),
+                              positionals=s.positionals or ("",))
     if not s.languages:
       return members
     return tuple(dataclasses.replace(m, train_lengths=_lengths_with_members(
@@ -121,6 +126,9 @@ class Experiment:
     d = dataclasses.asdict(self)
     if not self.sweep.languages:
       del d["sweep"]["languages"]   # single-language runs keep their config.json as before
+    if not self.sweep.positionals:
+      del d["sweep"]["positionals"]
+    del d["model"]["positional_mix"]   # derived (population.max_model_config), never configured
     return d
 
 
@@ -211,7 +219,7 @@ def parse_numbers(value: Any, field: str, kind: type, lo: float) -> tuple:
 
 
 def _get(cfg: ml_collections.ConfigDict, section: str, cls: type) -> dict[str, Any]:
-  known = {f.name for f in dataclasses.fields(cls)}
+  known = {f.name for f in dataclasses.fields(cls)} - DERIVED
   sub = cfg.get(section, None)
   if sub is None:
     return {}
@@ -296,6 +304,8 @@ def defaults() -> ml_collections.ConfigDict:
                     ("train", TrainConfig), ("eval", EvalConfig), ("sweep", SweepConfig)):
     section = {}
     for f in dataclasses.fields(cls):
+      if f.name in DERIVED:
+        continue
       v = f.default if f.default is not dataclasses.MISSING else f.default_factory()
       section[f.name] = "" if isinstance(v, tuple) and name in ("data", "sweep") else v
     c[name] = section
@@ -309,6 +319,39 @@ def validate(cfg: ml_collections.ConfigDict) -> Experiment:
   _require(not extra, f"{extra[0] if extra else ''}: unknown config section; "
            f"allowed: {', '.join(sorted(top_known))}")
 
+  model = _model_section(cfg)
+  data, lang = _data_section(cfg)
+  _check_model_data(model, data)
+  train = _train_section(cfg)
+  e = _eval_section(cfg)
+  sweep = _sweep_section(cfg, model, data, lang)
+  exp = Experiment(model=model, data=data, train=train, eval=e, sweep=sweep)
+  _check_population(exp)
+  return exp
+
+
+def _check_population(exp: Experiment) -> None:
+  """The grid as a whole: its size, what varies, and how members split into chunks."""
+  model, sweep, train = exp.model, exp.sweep, exp.train
+  size = math.prod(max(len(v), 1) for v in (sweep.depths, sweep.heads, sweep.seeds,
+                                             sweep.learning_rates, sweep.train_lengths,
+                                             sweep.languages, sweep.positionals))
+  _require(size <= MAX_MEMBERS, f"sweep: the grid has {size} members; at most {MAX_MEMBERS}")
+  if model.kind != "transformer" and (len(sweep.depths) > 1 or len(sweep.heads) > 1):
+    raise ValueError("sweep.depths/sweep.heads: only transformer populations vary depth and "
+                     "heads (masked max model); set model.kind=transformer or one value each")
+  if sweep.heads and model.key_dim == 0 and model.width % max(sweep.heads):
+    raise ValueError(f"sweep.heads: the largest head count must divide model.width="
+                     f"{model.width} (heads share the width K = width // max heads), "
+                     f"got {max(sweep.heads)}")
+  m = len(exp.members)
+  _require(train.member_chunk <= 0 or m % train.member_chunk == 0,
+           f"train.member_chunk: must divide the number of members ({m}), got "
+           f"{train.member_chunk} (allowed: -1 auto, 0 all, or "
+           f"{', '.join(str(k) for k in range(1, m + 1) if m % k == 0)})")
+
+
+def _model_section(cfg: ml_collections.ConfigDict) -> transformer.ModelConfig:
   m = _get(cfg, "model", transformer.ModelConfig)
   for k in ("depth", "heads", "width", "mlp_width"):
     _int(m, k, f"model.{k}", 1)
@@ -330,6 +373,11 @@ def validate(cfg: ml_collections.ConfigDict) -> Experiment:
            f"model.heads: must divide model.width={model.width}, got {model.heads} "
            f"(allowed: {', '.join(str(h) for h in range(1, model.width + 1) if model.width % h == 0)})")
 
+  return model
+
+
+def _data_section(cfg: ml_collections.ConfigDict) -> tuple["DataConfig", languages.Language]:
+  """`data` and the language it names (built once: the sweep checks lengths against it)."""
   d = _get(cfg, "data", DataConfig)
   _choice(d, "task", "data.task", languages.TASKS)
   _float(d, "p", "data.p", 0.0, 1.0, open_lo=True)
@@ -364,8 +412,10 @@ def validate(cfg: ml_collections.ConfigDict) -> Experiment:
         if not mixed:   # sweep.languages: each language keeps its own lengths with members
           raise ValueError(f"data.{k}: {e}") from None
 
-  _check_model_data(model, data)
+  return data, lang
 
+
+def _train_section(cfg: ml_collections.ConfigDict) -> "TrainConfig":
   t = _get(cfg, "train", TrainConfig)
   for k, lo in (("steps", 0), ("batch_size", 1), ("warmup_steps", 0), ("seed", 0),
                 ("checkpoint_every", 1), ("keep_checkpoints", 1), ("log_every", 1),
@@ -377,9 +427,18 @@ def validate(cfg: ml_collections.ConfigDict) -> Experiment:
   _choice(t, "schedule", "train.schedule", SCHEDULES)
   train = TrainConfig(**t)
 
+  return train
+
+
+def _eval_section(cfg: ml_collections.ConfigDict) -> "EvalConfig":
   e = _get(cfg, "eval", EvalConfig)
   for k, lo in (("batch_size", 1), ("bucket", 1), ("group", 1), ("seed", 0)):
     _int(e, k, f"eval.{k}", lo)
+  return EvalConfig(**e)
+
+
+def _sweep_section(cfg: ml_collections.ConfigDict, model: transformer.ModelConfig,
+                   data: "DataConfig", lang: languages.Language) -> "SweepConfig":
   sw = _get(cfg, "sweep", SweepConfig)
   for k, kind, lo in (("depths", int, 1), ("heads", int, 1), ("seeds", int, 0),
                       ("learning_rates", float, 0.0)):
@@ -404,25 +463,11 @@ def validate(cfg: ml_collections.ConfigDict) -> Experiment:
     sw["languages"] = _sweep_languages(sw["languages"], data)
   else:
     sw.pop("languages", None)
-  sweep = SweepConfig(**sw)
-  size = math.prod(max(len(v), 1) for v in (sweep.depths, sweep.heads, sweep.seeds,
-                                             sweep.learning_rates, sweep.train_lengths,
-                                             sweep.languages))
-  _require(size <= MAX_MEMBERS, f"sweep: the grid has {size} members; at most {MAX_MEMBERS}")
-  if model.kind != "transformer" and (len(sweep.depths) > 1 or len(sweep.heads) > 1):
-    raise ValueError("sweep.depths/sweep.heads: only transformer populations vary depth and "
-                     "heads (masked max model); set model.kind=transformer or one value each")
-  if sweep.heads and model.key_dim == 0 and model.width % max(sweep.heads):
-    raise ValueError(f"sweep.heads: the largest head count must divide model.width="
-                     f"{model.width} (heads share the width K = width // max heads), "
-                     f"got {max(sweep.heads)}")
-  exp = Experiment(model=model, data=data, train=train, eval=EvalConfig(**e), sweep=sweep)
-  m = len(exp.members)
-  _require(train.member_chunk <= 0 or m % train.member_chunk == 0,
-           f"train.member_chunk: must divide the number of members ({m}), got "
-           f"{train.member_chunk} (allowed: -1 auto, 0 all, or "
-           f"{', '.join(str(k) for k in range(1, m + 1) if m % k == 0)})")
-  return exp
+  if sw.get("positionals") not in ("", None, ()):
+    sw["positionals"] = _sweep_positionals(sw["positionals"], model, data)
+  else:
+    sw.pop("positionals", None)
+  return SweepConfig(**sw)
 
 
 def _sweep_languages(value: Any, data: DataConfig) -> tuple[str, ...]:
@@ -443,6 +488,26 @@ def _sweep_languages(value: Any, data: DataConfig) -> tuple[str, ...]:
   for spec in specs:
     _lengths_with_members(spec, data.train_lengths, data.p)
   return specs
+
+
+def _sweep_positionals(value: Any, model: transformer.ModelConfig,
+                       data: "DataConfig") -> tuple[str, ...]:
+  """`sweep.positionals` from `"none,sinusoidal,alibi"` or a list: encodings that one max
+  model can gate per member (all but the length-dependent cc and randomized)."""
+  _require(isinstance(value, (str, list, tuple)),
+           f"sweep.positionals: expected a list like 'none,sinusoidal,alibi', got {_show(value)}")
+  items = value.split(",") if isinstance(value, str) else [str(v) for v in value]
+  kinds = tuple(dict.fromkeys(p.strip() for v in items for p in str(v).split(",") if p.strip()))
+  _require(bool(kinds), f"sweep.positionals: no encoding in {_show(value)}")
+  for kind in kinds:
+    _require(kind in positional.MIXABLE,
+             f"sweep.positionals: {_show(kind)} cannot share a population (allowed: "
+             f"{', '.join(positional.MIXABLE)}); run it as model.positional={kind} on its own")
+  _require(model.kind == "transformer", "sweep.positionals: only transformers have a "
+           "positional encoding; set model.kind=transformer or drop sweep.positionals")
+  for kind in kinds:
+    _check_model_data(dataclasses.replace(model, positional=kind), data)
+  return kinds
 
 
 def to_configdict(exp: Experiment) -> ml_collections.ConfigDict:

@@ -36,12 +36,12 @@ def make_eval_fn(setup: train_lib.Setup, padded: int) -> Callable[[Any, jax.Arra
   """
   e = setup.exp.eval
   task, model = setup.task, setup.model
-  depth_M, heads_M = setup.member_masks()
+  arch_M = setup.member_masks()
   tables_M = train_lib.member_tables(setup, padded)   # sweep.languages: each member's own
   side = lengths_side_by_side(setup, padded)
   sub = strings_at_once(setup, padded)
 
-  def one_length(params, depth, heads, tables, key, n):
+  def one_length(params, arch, tables, key, n):
     lang = train_lib.sampler(setup, tables)
     batch = lang.sample(task, jax.random.fold_in(key, n), jnp.full((e.batch_size,), n, jnp.int32),
                         padded)
@@ -49,18 +49,18 @@ def make_eval_fn(setup: train_lib.Setup, padded: int) -> Callable[[Any, jax.Arra
       parts = jax.tree.map(lambda x: x.reshape((e.batch_size // sub, sub) + x.shape[1:]), batch)
       xent_S, correct_S = jax.tree.map(
           lambda x: x.reshape(-1),
-          jax.lax.map(lambda b: train_lib.losses(model, params, b, depth=depth, heads=heads),
+          jax.lax.map(lambda b: train_lib.losses(model, params, b, arch=arch),
                       parts))
     else:
-      xent_S, correct_S = train_lib.losses(model, params, batch, depth=depth, heads=heads)
+      xent_S, correct_S = train_lib.losses(model, params, batch, arch=arch)
     return {"accuracy": jnp.mean(correct_S), "xent_bits": jnp.mean(xent_S) / LOG2}
 
   def eval_fn(params_M, key, lengths_G):
     def member(args):
-      params, depth, heads, tables = args
-      return jax.lax.map(lambda n: one_length(params, depth, heads, tables, key, n), lengths_G,
+      params, arch, tables = args
+      return jax.lax.map(lambda n: one_length(params, arch, tables, key, n), lengths_G,
                          batch_size=min(side, lengths_G.shape[0]))
-    return jax.lax.map(member, (params_M, depth_M, heads_M, tables_M))
+    return jax.lax.map(member, (params_M, arch_M, tables_M))
 
   return eval_fn
 

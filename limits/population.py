@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from typing import Any
+from typing import Any, NamedTuple
 
 import flax.linen as nn
 import jax
@@ -43,6 +43,7 @@ class Member:
   learning_rate: float
   train_lengths: tuple[int, ...]
   language: str = ""     # sweep.languages: this member's language spec ("" = data.language)
+  positional: str = ""   # sweep.positionals: this member's encoding ("" = model.positional)
 
   @property
   def train_range(self) -> str:
@@ -52,10 +53,11 @@ class Member:
 
 
 def grid(depths, heads, seeds, learning_rates, train_length_sets,
-         languages=("",)) -> tuple[Member, ...]:
-  """Every combination, in the order language, train lengths, depth, heads, lr, seed."""
-  return tuple(Member(d, h, s, float(lr), tuple(t), g) for g, t, d, h, lr, s in
-               itertools.product(languages, train_length_sets, depths, heads,
+         languages=("",), positionals=("",)) -> tuple[Member, ...]:
+  """Every combination, in the order language, train lengths, positional encoding, depth,
+  heads, lr, seed."""
+  return tuple(Member(d, h, s, float(lr), tuple(t), g, pe) for g, t, pe, d, h, lr, s in
+               itertools.product(languages, train_length_sets, positionals, depths, heads,
                                  learning_rates, seeds))
 
 
@@ -65,13 +67,32 @@ def language_specs(members: tuple[Member, ...]) -> tuple[str, ...]:
   return tuple(dict.fromkeys(m.language for m in members if m.language))
 
 
+def positional_specs(members: tuple[Member, ...]) -> tuple[str, ...]:
+  """The distinct member encodings in order of first appearance (() without a
+  sweep.positionals axis)."""
+  return tuple(dict.fromkeys(m.positional for m in members if m.positional))
+
+
 def max_model_config(model: transformer_lib.ModelConfig,
                      members: tuple[Member, ...]) -> transformer_lib.ModelConfig:
-  """The model every member is a masked copy of."""
+  """The model every member is a masked copy of (with several encodings, all of them:
+  `positional_mix`, each member gated to its own)."""
   depth = max(m.depth for m in members)
   heads = max(m.heads for m in members)
+  mix = positional_specs(members)
   return dataclasses.replace(model, depth=depth, heads=heads,
-                             key_dim=model.key_dim or model.width // heads)
+                             key_dim=model.key_dim or model.width // heads,
+                             positional=mix[0] if mix else model.positional,
+                             positional_mix=mix if len(mix) > 1 else ())
+
+
+def member_config(model: transformer_lib.ModelConfig, member: Member) -> transformer_lib.ModelConfig:
+  """Member `member`'s standalone model: its depth, heads and encoding, the population's
+  head width K (`model` is the max model)."""
+  return dataclasses.replace(model, depth=member.depth, heads=member.heads,
+                             head_masks=tuple(model.head_masks)[:member.heads],
+                             positional=member.positional or model.positional,
+                             positional_mix=())
 
 
 def head_width(model: transformer_lib.ModelConfig, members: tuple[Member, ...]) -> int:
@@ -80,7 +101,16 @@ def head_width(model: transformer_lib.ModelConfig, members: tuple[Member, ...]) 
 
 
 def varies_architecture(members: tuple[Member, ...]) -> bool:
-  return len({(m.depth, m.heads) for m in members}) > 1
+  """Whether members differ in depth, heads or positional encoding (the max model is masked)."""
+  return len({(m.depth, m.heads, m.positional) for m in members}) > 1
+
+
+class Arch(NamedTuple):
+  """A member's architecture inside the max model (int32 scalars, or [M] arrays for the
+  whole population): what `apply` masks with. `positional` indexes `positional_mix`."""
+  depth: jax.Array
+  heads: jax.Array
+  positional: jax.Array
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +123,13 @@ class MemberArrays:
   lengths_MxL: jax.Array     # each member's training lengths, padded by repetition
   num_lengths_M: jax.Array
   language_M: np.ndarray | None = None   # index into language_specs (sweep.languages)
+  positional_M: jax.Array | None = None  # index into positional_specs (sweep.positionals)
+
+  @property
+  def arch_M(self) -> Arch:
+    """Every member's Arch, [M] arrays."""
+    return Arch(self.depth_M, self.heads_M, self.positional_M if self.positional_M is not None
+                else jnp.zeros_like(self.depth_M))
 
 
 def member_arrays(members: tuple[Member, ...]) -> MemberArrays:
@@ -106,12 +143,18 @@ def member_arrays(members: tuple[Member, ...]) -> MemberArrays:
       lengths_MxL=jnp.asarray(table),
       num_lengths_M=jnp.asarray([len(m.train_lengths) for m in members], jnp.int32),
       language_M=(np.array([specs.index(m.language) for m in members], np.int32)
-                  if (specs := language_specs(members)) else None))
+                  if (specs := language_specs(members)) else None),
+      positional_M=(jnp.asarray([pes.index(m.positional) for m in members], jnp.int32)
+                    if (pes := positional_specs(members)) else None))
 
 
-def _interceptor(depth: jax.Array, heads: jax.Array):
+def _interceptor(arch: Arch):
+  depth, heads = arch.depth, arch.heads
+
   def intercept(next_fun, args, kwargs, context):
     mod = context.module
+    if context.method_name == "positional_choice":
+      return jnp.asarray(arch.positional, jnp.int32)
     if context.method_name != "__call__":
       return next_fun(*args, **kwargs)
     if isinstance(mod, transformer_lib.Block):
@@ -126,16 +169,23 @@ def _interceptor(depth: jax.Array, heads: jax.Array):
 
 
 def apply(model: nn.Module, params: Any, tokens_BxT: jax.Array, readout_B: jax.Array,
-          depth: jax.Array | None = None, heads: jax.Array | None = None, **kwargs) -> jax.Array:
-  """`model.apply` for one member; with depth/heads, the masked max model."""
-  if depth is None:
+          arch: Arch | None = None, **kwargs) -> jax.Array:
+  """`model.apply` for one member; with its `arch`, the masked max model."""
+  if arch is None:
     return model.apply(params, tokens_BxT, readout_B, **kwargs)
-  with nn.intercept_methods(_interceptor(depth, heads)):
+  with nn.intercept_methods(_interceptor(arch)):
     return model.apply(params, tokens_BxT, readout_B, **kwargs)
 
 
-def standalone_params(params: Any, depth: int, heads: int) -> Any:
-  """The parameters of the standalone (depth, heads) model inside a max-model member."""
+def arch(depth: int, heads: int, positional: int = 0) -> Arch:
+  """One member's Arch from Python ints (`positional` indexes the max model's mix)."""
+  return Arch(jnp.int32(depth), jnp.int32(heads), jnp.int32(positional))
+
+
+def standalone_params(params: Any, depth: int, heads: int, positional: str | None = None) -> Any:
+  """The parameters of the standalone (depth, heads) model inside a max-model member;
+  with `positional`, of the standalone model of that encoding (the other encodings'
+  parameters of a mixed max model left out)."""
   def slice_layer(layer):
     out = dict(layer)
     att = dict(out["attention"])
@@ -146,9 +196,14 @@ def standalone_params(params: Any, depth: int, heads: int) -> Any:
       if name in att:
         att[name] = att[name][:heads]
     att["out"] = {"kernel": att["out"]["kernel"][:heads], "bias": att["out"]["bias"]}
+    if positional is not None and positional != "relative":
+      for name in ("relative", "relative_u", "relative_v"):
+        att.pop(name, None)
     out["attention"] = att
     return out
   p = dict(params["params"])
+  if positional is not None and positional != "learned":
+    p.pop("pos_embed", None)
   for name in list(p):
     if name.startswith("layer_"):
       l = int(name.rsplit("_", 1)[1])

@@ -35,8 +35,9 @@ def result_rows(exp, step: int, members, per_member: Sequence[Sequence[dict[str,
             "depth": mem.depth, "heads": mem.heads, "seed": mem.seed, "lr": mem.learning_rate,
             "train_length": mem.train_range, "diverged": int(diverged_step[i] >= 0),
             "diverged_step": int(diverged_step[i])}
+    own = {"positional": mem.positional} if mem.positional else {}   # sweep.positionals
     for r in per_length:
-      rows.append({**base, **r, "eval_length": r["length"], **model_fields(exp)})
+      rows.append({**base, **r, "eval_length": r["length"], **model_fields(exp), **own})
   return rows
 
 
@@ -57,8 +58,10 @@ def summary(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     per_member.setdefault(r["member"], []).append(r)
   groups: dict[tuple, list[float]] = {}
   diverged: dict[tuple, int] = {}
+  by_pe = len({r.get("positional") for r in rows}) > 1   # sweep.positionals: one group each
   for rs in per_member.values():
-    key = (rs[0]["train_length"], rs[0]["depth"], rs[0]["heads"])
+    key = (rs[0]["train_length"], rs[0]["depth"], rs[0]["heads"]) + (
+        (rs[0]["positional"],) if by_pe else ())
     groups.setdefault(key, [])
     diverged.setdefault(key, 0)
     if rs[0]["diverged"]:
@@ -67,11 +70,14 @@ def summary(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     ood = [r for r in rs if is_out_of_distribution(r)] or rs
     groups[key].append(sum(r["accuracy"] for r in ood) / len(ood))
   out = []
-  for (train, depth, heads), accs in groups.items():
-    out.append({"train_length": train, "depth": depth, "heads": heads, "members": len(accs) + diverged[(train, depth, heads)],
+  for key, accs in groups.items():
+    train, depth, heads = key[:3]
+    out.append({"train_length": train, "depth": depth, "heads": heads,
+                **({"positional": key[3]} if by_pe else {}),
+                "members": len(accs) + diverged[key],
                 "mean_ood_accuracy": sum(accs) / len(accs) if accs else float("nan"),
                 "best_ood_accuracy": max(accs) if accs else float("nan"),
-                "diverged": diverged[(train, depth, heads)]})
+                "diverged": diverged[key]})
   return out
 
 
@@ -80,10 +86,12 @@ def per_length_table(rows: Sequence[dict[str, Any]], metric: str = "accuracy") -
   holding `metric` averaged over seeds and learning rates (diverged members left out)."""
   groups: dict[str, dict[int, list[float]]] = {}
   trains = {r["train_length"] for r in rows}
+  by_pe = len({r.get("positional") for r in rows}) > 1
   for r in rows:
     if r.get("diverged"):
       continue
-    name = f"L{r['depth']}H{r['heads']}" + (f"@{r['train_length']}" if len(trains) > 1 else "")
+    name = (f"L{r['depth']}H{r['heads']}" + (f"-{r['positional']}" if by_pe else "")
+            + (f"@{r['train_length']}" if len(trains) > 1 else ""))
     groups.setdefault(name, {}).setdefault(r["length"], []).append(r[metric])
   lengths = sorted({r["length"] for r in rows})
   columns = sorted(groups)

@@ -65,11 +65,12 @@ class Setup:
   def num_members(self) -> int:
     return len(self.members)
 
-  def member_masks(self) -> tuple[jax.Array | None, jax.Array | None]:
-    """(depth_M, heads_M) to mask with, or (None, None) when all members share a shape."""
+  def member_masks(self) -> population.Arch | None:
+    """Every member's Arch ([M] arrays) to mask with, or None when all members share one
+    architecture."""
     if not self.masked:
-      return None, None
-    return self.arrays.depth_M, self.arrays.heads_M
+      return None
+    return self.arrays.arch_M
 
 
 def make_model(model_cfg: models.ModelConfig, language: languages.Language,
@@ -177,10 +178,10 @@ def _standalone_init(setup: Setup, params_M: Any, keys_M: jax.Array,
   model's draw would differ (other random draws; the output projection's fan-in is
   heads x K, so fewer heads would start with smaller outputs than the standalone model)."""
   cfg = setup.model.cfg
-  for shape in sorted({(m.depth, m.heads) for m in setup.members}):
-    idx = np.asarray([i for i, m in enumerate(setup.members) if (m.depth, m.heads) == shape])
-    small_cfg = dataclasses.replace(cfg, depth=shape[0], heads=shape[1],
-                                    head_masks=tuple(cfg.head_masks)[:shape[1]])
+  arch_of = lambda m: (m.depth, m.heads, m.positional)
+  for shape in sorted({arch_of(m) for m in setup.members}):
+    idx = np.asarray([i for i, m in enumerate(setup.members) if arch_of(m) == shape])
+    small_cfg = population.member_config(cfg, setup.members[int(idx[0])])
     small = make_model(small_cfg, setup.language, setup.task)
     init = jax.jit(jax.vmap(lambda k: small.init(k, batch.tokens_BxT, batch.readout_B)))
     merged = jax.vmap(population.embed_standalone)(jax.tree.map(lambda x: x[idx], params_M),
@@ -190,8 +191,8 @@ def _standalone_init(setup: Setup, params_M: Any, keys_M: jax.Array,
 
 
 def losses(model: models.Transformer, params: Any, batch: languages.Batch,
-           key: jax.Array | None = None, depth: jax.Array | None = None,
-           heads: jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+           key: jax.Array | None = None,
+           arch: population.Arch | None = None) -> tuple[jax.Array, jax.Array]:
   """Per-string cross-entropy (nats) and correctness, both float32[B].
 
   Recognition: softmax cross-entropy of the label at y_n^(L); correct = argmax is label.
@@ -199,10 +200,10 @@ def losses(model: models.Transformer, params: Any, batch: languages.Batch,
   distribution q; correctness as in `prediction_correct` (the predicted support must
   equal q's at every position). `key` (training) feeds the
   `positions` rng of randomized positional encodings; without it they use a fixed key.
-  `depth`/`heads` mask a max-size model down to one member (population.py).
+  `arch` masks a max-size model down to one member (population.py).
   """
   rngs = {"positions": key} if key is not None else None
-  logits = population.apply(model, params, batch.tokens_BxT, batch.readout_B, depth, heads,
+  logits = population.apply(model, params, batch.tokens_BxT, batch.readout_B, arch,
                             rngs=rngs)
   if batch.labels_B is not None:
     xent_B = optax.softmax_cross_entropy_with_integer_labels(logits, batch.labels_B)
@@ -276,7 +277,9 @@ def make_train_step(setup: Setup) -> Callable[[TrainState, jax.Array], tuple[Tra
 
   Every member takes one step in this one program: each member-axis device takes its own
   members (`parallel.map_members`), vmapped, or in chunks looped inside the step
-  (`resolve_member_chunk`). Member m samples its
+  (`resolve_member_chunk`); with members fewer than devices, the devices of a member's
+  data axis each take an equal part of its batch and average their gradients
+  (`parallel.data_slice`, `parallel.data_mean`). Member m samples its
   batch on device from `fold_in(keys_M[m], step)`: lengths uniform over its own training
   lengths, padded to the population's maximum. Its updates are AdamW's scaled by its own
   learning rate. A member whose loss or new parameters are not finite keeps its previous
@@ -285,21 +288,24 @@ def make_train_step(setup: Setup) -> Callable[[TrainState, jax.Array], tuple[Tra
   exp, model, opt, arr = setup.exp, setup.model, setup.optimizer, setup.arrays
   max_len = exp.max_train_length
   shape_schedule = make_schedule(dataclasses.replace(exp.train, learning_rate=1.0))
-  depth_M, heads_M = setup.member_masks()
+  arch_M = setup.member_masks()
 
-  def member_step(params, opt_state, diverged, key, step, depth, heads, lr, lengths_L, n_lengths,
+  def member_step(params, opt_state, diverged, key, step, arch, lr, lengths_L, n_lengths,
                   tables):
     k_len, k_data = jax.random.split(jax.random.fold_in(key, step))
     lengths_B = lengths_L[jax.random.randint(k_len, (exp.train.batch_size,), 0, n_lengths)]
     batch = sampler(setup, tables).sample(exp.data.task, k_data, lengths_B, max_len)
+    batch = parallel.data_slice(batch, data)   # this device's rows when the batch is split
     # Only randomized positions consume a key; others keep their old step unchanged.
     k_pos = (jax.random.fold_in(k_data, 1) if exp.model.positional == "randomized" else None)
 
     def loss_fn(p):
-      xent_B, correct_B = losses(model, p, batch, k_pos, depth, heads)
+      xent_B, correct_B = losses(model, p, batch, k_pos, arch)
       return jnp.mean(xent_B), jnp.mean(correct_B)
 
     (loss, acc), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+    # The batch's equal parts: their mean is the whole batch's loss and gradient.
+    loss, acc, grads = parallel.data_mean((loss, acc, grads), data)
     updates, new_opt = opt.update(grads, opt_state, params)
     new_params = optax.apply_updates(params, jax.tree.map(lambda u: lr * u, updates))
     finite = jnp.isfinite(loss) & jnp.all(jnp.stack(
@@ -311,15 +317,15 @@ def make_train_step(setup: Setup) -> Callable[[TrainState, jax.Array], tuple[Tra
     return pick(new_params, params), pick(new_opt, opt_state), keep_old, metrics
 
   m, chunk = setup.num_members, resolve_member_chunk(setup)
+  data = parallel.data_devices(m, exp.train.batch_size)
   tables_M = member_tables(setup, max_len)
 
   def train_step(state: TrainState, keys_M: jax.Array):
-    def members(params, opt_state, diverged, keys, depth, heads, lr, lengths, n_lengths,
-                tables):
-      in_axes = (0, 0, 0, 0, None, None if depth is None else 0, None if heads is None else 0,
+    def members(params, opt_state, diverged, keys, arch, lr, lengths, n_lengths, tables):
+      in_axes = (0, 0, 0, 0, None, None if arch is None else 0,
                  0, 0, 0, None if tables is None else 0)
       return jax.vmap(member_step, in_axes=in_axes)(params, opt_state, diverged, keys,
-                                                    state.step, depth, heads, lr, lengths,
+                                                    state.step, arch, lr, lengths,
                                                     n_lengths, tables)
 
     def local(*args):
@@ -332,9 +338,10 @@ def make_train_step(setup: Setup) -> Callable[[TrainState, jax.Array], tuple[Tra
       out = jax.lax.map(lambda a: members(*a), jax.tree.map(split, args))
       return jax.tree.map(lambda x: x.reshape((n,) + x.shape[2:]), out)
 
-    args = (state.params, state.opt_state, state.diverged_M, keys_M, depth_M, heads_M,
+    args = (state.params, state.opt_state, state.diverged_M, keys_M, arch_M,
             arr.lr_M, arr.lengths_MxL, arr.num_lengths_M, tables_M)
-    params, opt_state, diverged, metrics = parallel.map_members(local, m)(*args)
+    params, opt_state, diverged, metrics = parallel.map_members(
+        local, m, exp.train.batch_size)(*args)
     newly = diverged & ~state.diverged_M
     return TrainState(step=state.step + 1, params=params, opt_state=opt_state,
                       diverged_M=diverged,
@@ -384,7 +391,7 @@ def train_loop(setup: Setup, state: TrainState, keys_M: jax.Array | None = None,
   """
   t = setup.exp.train
   keys_M = member_keys(setup)[1] if keys_M is None else keys_M
-  state = parallel.shard_members(state, setup.num_members)
+  state = parallel.shard_members(state, setup.num_members, t.batch_size)
   step_fn = jax.jit(make_train_step(setup), donate_argnums=0)
   pending: tuple[int, dict] | None = None
 

@@ -61,7 +61,7 @@ def test_prediction_reference_values():
     batch = lang.sample("prediction", jax.random.fold_in(jax.random.key(e.seed), n),
                         jnp.full((e.batch_size,), n, jnp.int32), padded)
     logits = np.asarray(population.apply(setup.model, params0, batch.tokens_BxT,
-                                         batch.readout_B, None, None), np.float64)
+                                         batch.readout_B), np.float64)
     logp = logits - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1, keepdims=True)) \
         - logits.max(-1, keepdims=True)
     q, valid = np.asarray(batch.targets_BxTxC, np.float64), np.asarray(batch.valid_BxT)

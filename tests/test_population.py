@@ -28,14 +28,14 @@ def test_masked_member_equals_standalone_model(depth, heads, layer_norm):
   params = big.init(jax.random.key(1), batch.tokens_BxT, batch.readout_B)
   sliced = population.standalone_params(params, depth, heads)
   masked = population.apply(big, params, batch.tokens_BxT, batch.readout_B,
-                            jnp.int32(depth), jnp.int32(heads))
+                            population.arch(depth, heads))
   alone = small.apply(sliced, batch.tokens_BxT, batch.readout_B)
   np.testing.assert_allclose(masked, alone, rtol=1e-5, atol=1e-6)
 
   def loss(p, f):
     return jnp.sum(f(p) ** 2)
   g_big = jax.grad(loss)(params, lambda p: population.apply(
-      big, p, batch.tokens_BxT, batch.readout_B, jnp.int32(depth), jnp.int32(heads)))
+      big, p, batch.tokens_BxT, batch.readout_B, population.arch(depth, heads)))
   g_small = jax.grad(loss)(sliced, lambda p: small.apply(p, batch.tokens_BxT, batch.readout_B))
   g_big_sliced = population.standalone_params(g_big, depth, heads)
   for a, b in zip(jax.tree.leaves(g_big_sliced), jax.tree.leaves(g_small), strict=True):

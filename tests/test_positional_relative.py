@@ -90,6 +90,6 @@ def test_masked_member_equals_standalone(pe):
   tok, r = _batch(9)
   params = big.init(jax.random.key(6), tok, r)
   params = jax.tree.map(lambda x: x + 0.2 * jax.random.normal(jax.random.key(7), x.shape), params)
-  a = population.apply(big, params, tok, r, jnp.int32(2), jnp.int32(2))
+  a = population.apply(big, params, tok, r, population.arch(2, 2))
   b = small.apply(population.standalone_params(params, 2, 2), tok, r)
   np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

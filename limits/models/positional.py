@@ -38,6 +38,9 @@ import numpy as np
 POSITIONAL = ("none", "sinusoidal", "learned", "cc", "randomized", "rotary", "alibi", "relative")
 ATTENTION_ONLY = ("rotary", "alibi", "relative")   # nothing added to the embedding
 BOUNDED = ("learned", "randomized")  # need max_positions
+# Encodings one population's max model can hold side by side, gated per member
+# (sweep.positionals); cc and randomized depend on the string's length or a random draw.
+MIXABLE = ("none", "sinusoidal", "learned", "rotary", "alibi", "relative")
 
 
 def sinusoidal_table(num_positions: int, width: int) -> np.ndarray:

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from limits import train as train_lib
-from limits.probes import common, forward
+from limits.probes import common
 from limits.probes import members as members_lib
 
 LOG2 = float(np.log(2.0))
@@ -81,9 +81,9 @@ def sharpness(setup: train_lib.Setup, which: tuple[int, ...], params_M: Any,
   Each member's batch is drawn at its own training lengths (one program for all).
   """
   lang, task = setup.language, setup.task
-  depth_M, heads_M = setup.member_masks()
+  arch_M = setup.member_masks()
   idx = jnp.asarray(which, jnp.int32)
-  pick = lambda x: None if x is None else x[idx]
+  pick = lambda tree: jax.tree.map(lambda x: x[idx], tree)
   arr = setup.arrays
   max_len = setup.exp.max_train_length
   key = jax.random.key(cfg.seed + 7)
@@ -91,12 +91,11 @@ def sharpness(setup: train_lib.Setup, which: tuple[int, ...], params_M: Any,
   @jax.jit
   def run(params_M):
     def one(args):
-      params, depth, heads, lengths_L, n_lengths = args
+      params, arch, lengths_L, n_lengths = args
       k_len, k_data, k_noise = jax.random.split(key, 3)
       lengths = lengths_L[jax.random.randint(k_len, (cfg.loss_strings,), 0, n_lengths)]
       batch = lang.sample(task, k_data, lengths, max_len)
-      loss = lambda p: jnp.mean(train_lib.losses(setup.model, p, batch, depth=depth,
-                                                 heads=heads)[0]) / LOG2
+      loss = lambda p: jnp.mean(train_lib.losses(setup.model, p, batch, arch=arch)[0]) / LOG2
       leaves, tree = jax.tree.flatten(params)
 
       def noisy(k):
@@ -108,8 +107,8 @@ def sharpness(setup: train_lib.Setup, which: tuple[int, ...], params_M: Any,
       base = loss(params)
       return base, jnp.mean(jax.lax.map(noisy, jax.random.split(k_noise, cfg.noise_draws))) - base
 
-    return jax.lax.map(one, (jax.tree.map(lambda x: x[idx], params_M), pick(depth_M),
-                             pick(heads_M), arr.lengths_MxL[idx], arr.num_lengths_M[idx]))
+    return jax.lax.map(one, (pick(params_M), pick(arch_M), arr.lengths_MxL[idx],
+                             arr.num_lengths_M[idx]))
 
   base, sharp = (np.asarray(x, np.float64) for x in jax.device_get(run(params_M)))
   return base, sharp
@@ -118,13 +117,12 @@ def sharpness(setup: train_lib.Setup, which: tuple[int, ...], params_M: Any,
 def ln_gains(mem: members_lib.Member, lang, task: str, n: int, cfg: Config) -> dict[str, float]:
   """Largest layer-norm gain 1/sqrt(var + eps) inside the layers and at the final norm."""
   key = jax.random.fold_in(jax.random.key(cfg.seed + 3), n)
-  causal = task == "prediction" and mem.cfg.causal
 
   @jax.jit
   def run(params):
     sym = jax.random.randint(key, (min(cfg.strings, 16), n), 0, lang.n_symbols, jnp.int32)
     tokens, _, _ = members_lib.task_tokens(lang, task, sym)
-    _, st = forward.batched(mem.cfg, params, tokens, 128, causal, 8)
+    _, st = members_lib.readout_features(mem, params, tokens, 128, 8)
     layer = jnp.max(st["ln_gain"]) if "ln_gain" in st else jnp.ones(())
     return layer, jnp.max(st["final_ln_gain"])
 
@@ -148,7 +146,7 @@ def run(setup: train_lib.Setup, params_M: Any, cfg: Config) -> dict[str, Any]:
     for n in grid:
       s = float(sens[n][j])
       row = {"n": n, "avg_sensitivity": s, "normalized_sensitivity": s / n}
-      if has_ln and mem.cfg.positional in forward.SUPPORTED_POSITIONAL:
+      if has_ln:
         row.update(ln_gains(mem, lang, task, n, cfg))
       per_n.append(row)
     fit = common.loglog_slope(grid, [r["avg_sensitivity"] for r in per_n])

@@ -57,10 +57,9 @@ def member(setup: train_lib.Setup, params_M: Any, m: int) -> Member:
   info = setup.members[m]
   module = setup.model
   if setup.masked and module.cfg.kind == "transformer":
-    cfg = dataclasses.replace(module.cfg, depth=info.depth, heads=info.heads,
-                              key_dim=module.cfg.head_dim)
-    module = module.clone(cfg=cfg)
-    params = population.standalone_params(params, info.depth, info.heads)
+    module = module.clone(cfg=population.member_config(module.cfg, info))
+    params = population.standalone_params(params, info.depth, info.heads,
+                                          module.cfg.positional)
   return Member(m, info, module, params)
 
 
@@ -73,6 +72,44 @@ def members(setup: train_lib.Setup, params_M: Any,
       raise ValueError(f"probe.members: member {m} does not exist; the population has "
                        f"{setup.num_members} (0-{setup.num_members - 1})")
   return [member(setup, params_M, m) for m in idx]
+
+
+def readout_features(mem: Member, params: Any, tokens_BxT: jax.Array, chunk: int = 128,
+                     batch: int = 8) -> tuple[jax.Array, dict[str, jax.Array]]:
+  """(y_BxD, stats): y_n^(L) of unpadded strings read at their last position, by the
+  model itself (`Transformer.readout_features`, attention in query chunks of `chunk`
+  rows: memory linear in T), `batch` strings at a time, each string on its own.
+
+  stats (leading axis B): per layer and head (float[B, L, H]) `max_logit` (A of Lemma 5
+  over the rows computed), `max_weight`, `entropy_sum`/`rows` (mean attention entropy in
+  nats), `q_norm`/`k_norm`/`v_norm` (largest norms); `ln_gain` float[B, L, 2] (largest
+  1/sqrt(var + eps) of each layer's two layer norms, 1 without) and `final_ln_gain`
+  float[B]. Layers below L compute every query; layer L only the readout query.
+  """
+  if not mem.is_transformer:
+    raise ValueError(f"model.kind: {mem.cfg.kind} has no attention; this probe needs a "
+                     f"transformer")
+  t = tokens_BxT.shape[1]
+  if "learned" in mem.cfg.encodings and t > mem.cfg.max_positions:
+    raise ValueError(f"model.max_positions: learned positions cover {mem.cfg.max_positions}, "
+                     f"a string needs {t}")
+  module = mem.module.clone(query_chunk=max(1, min(chunk, t)))
+  depth = mem.cfg.depth
+
+  def one(tokens_T):
+    y_1xD, state = module.apply(params, tokens_T[None], jnp.full((1,), t - 1, jnp.int32),
+                                method=type(module).readout_features, mutable=["intermediates"])
+    inter = state["intermediates"]
+    layers = [inter[f"layer_{l}"] for l in range(depth)]
+    stats = {name: jnp.stack([layer["attention"][name][0][0] for layer in layers])
+             for name in (layers[0]["attention"] if layers else ())}
+    if layers:
+      stats["ln_gain"] = jnp.stack([layer["ln_gain"][0][0] for layer in layers])
+    stats["final_ln_gain"] = (inter["final_ln_gain"][0][0] if "final_ln_gain" in inter
+                              else jnp.ones((), jnp.float32))
+    return y_1xD[0], stats
+
+  return jax.lax.map(one, tokens_BxT, batch_size=min(batch, tokens_BxT.shape[0]))
 
 
 def recognition_tokens(language, symbols_BxN: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -130,16 +167,15 @@ def population_apply(setup: train_lib.Setup, which: tuple[int, ...] | list[int])
   One program for the whole population (members one after another under `lax.map`, the
   masked max model as in `evaluate`), instead of one compiled program per member.
   """
-  depth_M, heads_M = setup.member_masks()
+  arch_M = setup.member_masks()
   idx = jnp.asarray(which, jnp.int32)
-  pick = lambda x: None if x is None else x[idx]
+  pick = lambda tree: jax.tree.map(lambda x: x[idx], tree)
 
   def fn(params_M, tokens_BxT, readout_B):
     def one(args):
-      params, depth, heads = args
-      return population.apply(setup.model, params, tokens_BxT, readout_B, depth, heads)
-    return jax.lax.map(one, (jax.tree.map(lambda x: x[idx], params_M), pick(depth_M),
-                             pick(heads_M)))
+      params, arch = args
+      return population.apply(setup.model, params, tokens_BxT, readout_B, arch)
+    return jax.lax.map(one, (pick(params_M), pick(arch_M)))
   return fn
 
 
