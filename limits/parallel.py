@@ -1,7 +1,9 @@
-"""Devices and hosts: the member mesh, shardings, and multi-host helpers.
+"""Devices and hosts: the members x data mesh, shardings, and multi-host helpers.
 
-pmap-style SPMD written with `jax.jit` over a `jax.make_mesh` mesh and `NamedSharding`:
-the member axis M of the population is split over devices of every process (host).
+pmap-style SPMD written with `jax.jit` over a 2-D `jax.make_mesh` mesh and
+`NamedSharding`: the member axis M of the population is split over devices of every
+process (host), and when members are fewer than devices each member's batch is split
+over the rest (the data axis; gradients averaged with `pmean`).
 Every process runs the same program on the same config; data are sampled on device from
 per-member keys, so each device (and so each process) samples only its own members'
 batches, and the numbers do not depend on how members are spread. Only process 0 writes
@@ -33,56 +35,83 @@ def is_main() -> bool:
   return jax.process_index() == 0
 
 
-def _member_devices(num_members: int) -> list | None:
-  """Devices for the member axis: as many as divide M, taken evenly from every process.
+AXES = ("members", "data")  # the mesh: member axis M x data (batch) axis
 
-  None means one device (nothing to shard). When the usable count cannot be spread
-  evenly over the processes, every device of every process holds every member
-  (replicated): correct, just not parallel.
+
+def mesh_shape(num_members: int, batch_size: int | None = None) -> tuple[int, int]:
+  """(member devices, data devices) of the 2-D mesh for M members of batch B.
+
+  Members are split over gcd(M, devices) devices; each member's batch over as many of
+  the remaining devices as divide B (1 without `batch_size`), so one model on 8
+  devices trains its batch 8 ways and 16 members on 8 devices train 2 each.
   """
-  n = math.gcd(num_members, jax.device_count())
+  n = jax.device_count()
+  m = math.gcd(num_members, n)
+  d = math.gcd(batch_size, n // m) if batch_size else 1
+  return m, d
+
+
+def _mesh_devices(count: int) -> list | None:
+  """`count` devices taken evenly from every process (None: one device, nothing to shard).
+
+  When `count` cannot be spread evenly over the processes, every device of every process
+  is returned and holds everything (replicated): correct, just not parallel.
+  """
   procs = jax.process_count()
   if procs == 1:
-    return None if n <= 1 else jax.local_devices()[:n]
-  if n % procs:
+    return None if count <= 1 else jax.local_devices()[:count]
+  if count % procs:
     return list(jax.devices())
-  per = n // procs
+  per = count // procs
   by_proc: dict[int, list] = {}
   for d in jax.devices():
     by_proc.setdefault(d.process_index, []).append(d)
   return [d for p in sorted(by_proc) for d in by_proc[p][:per]]
 
 
-def member_sharding(num_members: int):
-  """NamedSharding of the member axis over `_member_devices`, or None for one device."""
-  devices = _member_devices(num_members)
+def member_sharding(num_members: int, batch_size: int | None = None):
+  """NamedSharding of the member axis over the (members x data) mesh of `mesh_shape`
+  (replicated over the data axis), or None for one device."""
+  m, d = mesh_shape(num_members, batch_size)
+  devices = _mesh_devices(m * d)
   if devices is None:
     return None
   # Auto axes: XLA propagates the sharding through the step (inputs may mix shardings).
-  mesh = jax.make_mesh((len(devices),), ("members",), devices=devices,
-                       axis_types=(jax.sharding.AxisType.Auto,))
-  spec = ("members" if num_members % len(devices) == 0 else None)
-  return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(spec))
+  auto = (jax.sharding.AxisType.Auto,) * 2
+  if len(devices) != m * d:  # cannot be spread over the processes: replicated
+    mesh = jax.make_mesh((len(devices), 1), AXES, devices=devices, axis_types=auto)
+    return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+  mesh = jax.make_mesh((m, d), AXES, devices=devices, axis_types=auto)
+  return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("members"))
 
 
 def _split(sharding) -> bool:
-  """Whether a `member_sharding` splits the member axis (not None, not replicated)."""
+  """Whether a `member_sharding` splits the work (not None, not replicated)."""
   return sharding is not None and sharding.spec == jax.sharding.PartitionSpec("members")
 
 
-def local_members(num_members: int) -> int:
+def local_members(num_members: int, batch_size: int | None = None) -> int:
   """Members each device holds: M over the member-axis devices (M when not split)."""
-  sharding = member_sharding(num_members)
-  return num_members // sharding.mesh.size if _split(sharding) else num_members
+  sharding = member_sharding(num_members, batch_size)
+  return num_members // sharding.mesh.shape["members"] if _split(sharding) else num_members
 
 
-def map_members(fn: Callable[..., Any], num_members: int) -> Callable[..., Any]:
+def data_devices(num_members: int, batch_size: int | None = None) -> int:
+  """Devices each member's batch is split over (the data axis; 1 when not split)."""
+  sharding = member_sharding(num_members, batch_size)
+  return sharding.mesh.shape["data"] if _split(sharding) else 1
+
+
+def map_members(fn: Callable[..., Any], num_members: int,
+                batch_size: int | None = None) -> Callable[..., Any]:
   """`fn(*args)` over arguments whose leaves all carry the member axis M first, run by
-  every member-axis device on its own M / devices members (`jax.shard_map`): each device
-  runs its members independently, the way pmap would. Closed-over values are replicated.
-  With one device, or members replicated, this is `fn` itself (XLA partitions nothing).
+  every device on its own M / member-devices members (`jax.shard_map` over the
+  members x data mesh): each member group runs its members independently, the way pmap
+  would; the devices of a group's data axis get the same members, and `fn` splits their
+  batch with `data_slice` and averages with `data_mean`. Closed-over values are
+  replicated. With one device, or everything replicated, this is `fn` itself.
   """
-  sharding = member_sharding(num_members)
+  sharding = member_sharding(num_members, batch_size)
   if not _split(sharding):
     return fn
   spec = sharding.spec
@@ -94,13 +123,37 @@ def map_members(fn: Callable[..., Any], num_members: int) -> Callable[..., Any]:
   return mapped
 
 
-def shard_members(tree: Any, num_members: int) -> Any:
+def data_slice(tree: Any, data: int) -> Any:
+  """Inside `map_members`: this device's 1/data of every leaf's leading (batch) axis.
+
+  Every device of a member's data axis draws the member's whole batch from the same key
+  (sampling is cheap next to the model) and keeps its own rows, so the strings a member
+  trains on do not depend on the device count.
+  """
+  if data == 1:
+    return tree
+  i = jax.lax.axis_index("data")
+
+  def take(x):
+    b = x.shape[0] // data
+    return jax.lax.dynamic_slice_in_dim(x, i * b, b, 0)
+
+  return jax.tree.map(take, tree)
+
+
+def data_mean(tree: Any, data: int) -> Any:
+  """Inside `map_members`: the mean over the data axis (a member's gradient and metrics
+  from its batch's equal parts); `tree` itself when the batch is not split."""
+  return tree if data == 1 else jax.lax.pmean(tree, "data")
+
+
+def shard_members(tree: Any, num_members: int, batch_size: int | None = None) -> Any:
   """Places every leaf with a leading M axis on the member sharding (others replicated).
 
   Leaves must hold the same values on every process (they do: they come from the
   config and seeds), so each process can provide them whole.
   """
-  sharding = member_sharding(num_members)
+  sharding = member_sharding(num_members, batch_size)
   if sharding is None:
     return tree
   replicated = jax.sharding.NamedSharding(sharding.mesh, jax.sharding.PartitionSpec())

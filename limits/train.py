@@ -277,7 +277,9 @@ def make_train_step(setup: Setup) -> Callable[[TrainState, jax.Array], tuple[Tra
 
   Every member takes one step in this one program: each member-axis device takes its own
   members (`parallel.map_members`), vmapped, or in chunks looped inside the step
-  (`resolve_member_chunk`). Member m samples its
+  (`resolve_member_chunk`); with members fewer than devices, the devices of a member's
+  data axis each take an equal part of its batch and average their gradients
+  (`parallel.data_slice`, `parallel.data_mean`). Member m samples its
   batch on device from `fold_in(keys_M[m], step)`: lengths uniform over its own training
   lengths, padded to the population's maximum. Its updates are AdamW's scaled by its own
   learning rate. A member whose loss or new parameters are not finite keeps its previous
@@ -293,6 +295,7 @@ def make_train_step(setup: Setup) -> Callable[[TrainState, jax.Array], tuple[Tra
     k_len, k_data = jax.random.split(jax.random.fold_in(key, step))
     lengths_B = lengths_L[jax.random.randint(k_len, (exp.train.batch_size,), 0, n_lengths)]
     batch = sampler(setup, tables).sample(exp.data.task, k_data, lengths_B, max_len)
+    batch = parallel.data_slice(batch, data)   # this device's rows when the batch is split
     # Only randomized positions consume a key; others keep their old step unchanged.
     k_pos = (jax.random.fold_in(k_data, 1) if exp.model.positional == "randomized" else None)
 
@@ -301,6 +304,8 @@ def make_train_step(setup: Setup) -> Callable[[TrainState, jax.Array], tuple[Tra
       return jnp.mean(xent_B), jnp.mean(correct_B)
 
     (loss, acc), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
+    # The batch's equal parts: their mean is the whole batch's loss and gradient.
+    loss, acc, grads = parallel.data_mean((loss, acc, grads), data)
     updates, new_opt = opt.update(grads, opt_state, params)
     new_params = optax.apply_updates(params, jax.tree.map(lambda u: lr * u, updates))
     finite = jnp.isfinite(loss) & jnp.all(jnp.stack(
@@ -312,6 +317,7 @@ def make_train_step(setup: Setup) -> Callable[[TrainState, jax.Array], tuple[Tra
     return pick(new_params, params), pick(new_opt, opt_state), keep_old, metrics
 
   m, chunk = setup.num_members, resolve_member_chunk(setup)
+  data = parallel.data_devices(m, exp.train.batch_size)
   tables_M = member_tables(setup, max_len)
 
   def train_step(state: TrainState, keys_M: jax.Array):
@@ -334,7 +340,8 @@ def make_train_step(setup: Setup) -> Callable[[TrainState, jax.Array], tuple[Tra
 
     args = (state.params, state.opt_state, state.diverged_M, keys_M, arch_M,
             arr.lr_M, arr.lengths_MxL, arr.num_lengths_M, tables_M)
-    params, opt_state, diverged, metrics = parallel.map_members(local, m)(*args)
+    params, opt_state, diverged, metrics = parallel.map_members(
+        local, m, exp.train.batch_size)(*args)
     newly = diverged & ~state.diverged_M
     return TrainState(step=state.step + 1, params=params, opt_state=opt_state,
                       diverged_M=diverged,
@@ -384,7 +391,7 @@ def train_loop(setup: Setup, state: TrainState, keys_M: jax.Array | None = None,
   """
   t = setup.exp.train
   keys_M = member_keys(setup)[1] if keys_M is None else keys_M
-  state = parallel.shard_members(state, setup.num_members)
+  state = parallel.shard_members(state, setup.num_members, t.batch_size)
   step_fn = jax.jit(make_train_step(setup), donate_argnums=0)
   pending: tuple[int, dict] | None = None
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from configs import parity as parity_config
 from limits import config as config_lib
+from limits import parallel
 from limits import train as train_lib
 
 GOLDEN = {
@@ -42,6 +43,16 @@ def _exp():
 
 
 def _measure() -> dict:
+  # One device: the golden numbers pin the model, optimizer, init and sampler, not the
+  # device layout (8 test devices would split the batch 8 ways: tests/test_parallel.py).
+  orig, parallel.member_sharding = parallel.member_sharding, lambda *a, **k: None
+  try:
+    return _steps()
+  finally:
+    parallel.member_sharding = orig
+
+
+def _steps() -> dict:
   setup = train_lib.make_setup(_exp())
   step = jax.jit(train_lib.make_train_step(setup))
   state, keys = train_lib.init_state(setup), train_lib.member_keys(setup)[1]

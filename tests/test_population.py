@@ -136,7 +136,7 @@ def _train_logged(exp, one_device: bool = False):
   log = {}
   orig = parallel.member_sharding
   if one_device:
-    parallel.member_sharding = lambda m: None
+    parallel.member_sharding = lambda *a, **k: None
   try:
     setup = train_lib.make_setup(exp)
     init = train_lib.init_state(setup)
@@ -191,7 +191,7 @@ def test_member_chunks_compute_the_same_population():
   exp = _exp(seeds="0-3")
   chunked = dataclasses.replace(exp, train=dataclasses.replace(exp.train, member_chunk=2))
   orig = parallel.member_sharding
-  parallel.member_sharding = lambda m: None
+  parallel.member_sharding = lambda *a, **k: None
   try:
     assert train_lib.resolve_member_chunk(train_lib.make_setup(chunked)) == 2
   finally:
