@@ -1,4 +1,4 @@
-"""Probes: the chunked forward mirrors the model, Lemma 5's bound holds on random models,
+"""Probes: their forward pass is the model's own, Lemma 5's bound holds on random models,
 the slope is -1 without layer norm, Theorem 1's restriction search separates a UHAT 1*
 construction from an LSTM that computes PARITY, and launch.analyze's errors."""
 
@@ -15,7 +15,8 @@ from limits import config as config_lib
 from limits import construct, languages, models
 from limits import train as train_lib
 from limits.models import constructions
-from limits.probes import forward, restriction, sensitivity
+from limits.probes import members as members_lib
+from limits.probes import restriction, sensitivity
 
 import recognizers
 
@@ -24,22 +25,70 @@ def _setup(language="parity", **model):
   return recognizers.setup(language, **model)
 
 
-@pytest.mark.parametrize("model", [
-    dict(depth=2, layer_norm="pre", positional="rotary"),
-    dict(depth=2, layer_norm="post", attention="scaled", head_masks=("past", "future")),
-    dict(depth=2, attention="hard_unique", positional="cc", layer_norm="final", ln_eps=0.0)])
-def test_chunked_forward_equals_model(model):
-  cfg = models.ModelConfig(**{**dict(heads=2, width=16, mlp_width=32), **model})
+def _probe_vs_model(task="recognition", n=12, chunk=5, **model):
+  """(probe readout logits, model logits, probe stats, the model's own attention maps),
+  for three strings of n symbols, the probe's attention in query chunks of `chunk`."""
+  cfg = models.ModelConfig(**{**dict(depth=2, heads=2, width=16, mlp_width=32), **model})
   lang = languages.make_language("parity")
-  module = train_lib.make_model(cfg, lang, "recognition")
-  sym = jax.random.randint(jax.random.key(1), (3, 12), 0, 2)
-  tok = jnp.concatenate([sym, jnp.full((3, 1), lang.eos)], 1)
-  params = module.init(jax.random.key(0), tok, jnp.full((3,), 12))
-  want = module.apply(params, tok, None,
-                      method=lambda m, t, r: m.encode(t, jnp.ones((3, 13, 13), bool)))[:, -1]
-  got, stats = forward.batched(cfg, params, tok, chunk=5)  # 13 queries in chunks of 5
+  module = train_lib.make_model(cfg, lang, task)
+  sym = jax.random.randint(jax.random.key(1), (3, n), 0, 2)
+  tok, readout, _ = members_lib.task_tokens(lang, task, sym)
+  params = module.init(jax.random.key(0), tok, readout)
+  # Non-zero relative-position u, v (zero at init) so their terms are exercised.
+  params = jax.tree_util.tree_map_with_path(
+      lambda path, x: x + 0.3 if "relative_" in jax.tree_util.keystr(path) else x, params)
+  mem = members_lib.Member(0, None, module, params)
+
+  @jax.jit
+  def run(params):
+    y_BxD, stats = members_lib.readout_features(mem, params, tok, chunk=chunk, batch=2)
+    got = module.apply(params, y_BxD, method=lambda m, y: m.readout(y))
+
+    def model(tok_T, readout):  # one string per call, as the probe reads them
+      out, inter = module.apply(params, tok_T[None], readout[None], mutable=["intermediates"])
+      maps = [inter["intermediates"][f"layer_{l}"]["attention"]["attention"][0][0]
+              for l in range(cfg.depth)]
+      return (out[0] if task == "recognition" else out[0, readout]), maps
+
+    want, maps = jax.vmap(model)(tok, readout)
+    return got, want, stats, maps
+
+  return run(params)
+
+
+# Every positional encoding, each attention kind twice (the product compiles 32 models).
+KINDS = models.attention.ATTENTION
+PAIRS = [(pe, KINDS[i % len(KINDS)]) for i, pe in enumerate(models.positional.POSITIONAL)]
+assert {a for _, a in PAIRS} == set(KINDS)
+
+
+@pytest.mark.parametrize("positional,attention", PAIRS)
+def test_probe_forward_is_the_model(attention, positional):
+  """The probes' y_n^(L) (query chunks, readout-only last layer) is the model's: the
+  readout of it equals `model.apply`'s logits, and the largest attention weight per
+  layer and head equals the model's own maps' (every query below L, the readout at L)."""
+  extra = dict(layer_norm="pre") if positional in ("rotary", "alibi") else {}
+  got, want, stats, maps = _probe_vs_model(attention=attention, positional=positional, **extra)
   np.testing.assert_allclose(got, want, atol=2e-5, rtol=1e-5)
-  assert stats["max_weight"].shape == (3, 2, 2)
+  w = [jnp.max(a, axis=(2, 3)) for a in maps[:-1]] + [jnp.max(maps[-1][:, :, -1], -1)]
+  np.testing.assert_allclose(stats["max_weight"], jnp.stack(w, 1), atol=1e-5)
+  assert stats["max_logit"].shape == stats["ln_gain"].shape[:2] + (2,) == (3, 2, 2)
+
+
+@pytest.mark.parametrize("task,model", [
+    ("recognition", dict(depth=2, layer_norm="post", attention="scaled",
+                         head_masks=("past", "future"))),
+    ("recognition", dict(depth=3, attention="hard_unique", positional="cc",
+                         layer_norm="final", ln_eps=0.0)),
+    ("prediction", dict(causal=True, layer_norm="pre", positional="relative")),
+    ("prediction", dict(causal=False, head_masks=("past",), positional="learned",
+                        layer_norm="post"))])
+def test_probe_forward_is_the_model_masks_tasks(task, model):
+  """Head masks, causal and the prefix-by-prefix prediction model, layer norms."""
+  got, want, stats, _ = _probe_vs_model(task, n=9, chunk=4, **model)
+  np.testing.assert_allclose(got, want, atol=2e-5, rtol=1e-5)
+  gain = stats["final_ln_gain"] if model["layer_norm"] == "final" else stats["ln_gain"]
+  assert float(jnp.min(gain)) > 0 and float(jnp.max(gain)) != 1.0
 
 
 @pytest.mark.parametrize("model", [dict(depth=1, heads=1), dict(depth=2, heads=2),

@@ -5,7 +5,7 @@
   weights att_HxTxT (query x key, the recognition or prediction input the model reads),
   as the Flax module computes them (its sown `intermediates`).
 - entropy: over a log-spaced grid of n, the mean entropy (nats) of the attention rows of
-  random strings, per layer and head, computed with the chunked forward (memory linear
+  random strings, per layer and head, computed by the model in query chunks (memory linear
   in n). Layers below L average over every query; the last layer has only the readout
   query (all y_n^(L) needs). `normalized_entropy` divides by log(n + 1), the entropy of
   uniform attention over every position: soft attention near 1 spreads (Lemma 5's
@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from limits import train as train_lib
-from limits.probes import common, forward
+from limits.probes import common
 from limits.probes import members as members_lib
 
 
@@ -83,13 +83,12 @@ def maps(mem: members_lib.Member, lang, task: str, strings: list[str]) -> list[d
 def entropy(mem: members_lib.Member, lang, task: str, n: int, cfg: Config) -> dict[str, Any]:
   """Mean attention-row entropy (nats) per layer and head at length n."""
   key = jax.random.fold_in(jax.random.key(cfg.seed + 11), n)
-  causal = task == "prediction" and mem.cfg.causal
 
   @jax.jit
   def run(params):
     sym = jax.random.randint(key, (cfg.entropy_strings, n), 0, lang.n_symbols, jnp.int32)
     tokens, _, _ = members_lib.task_tokens(lang, task, sym)
-    _, st = forward.batched(mem.cfg, params, tokens, cfg.chunk, causal, 4)
+    _, st = members_lib.readout_features(mem, params, tokens, cfg.chunk, 4)
     return jnp.sum(st["entropy_sum"], 0) / jnp.sum(st["rows"], 0), jnp.max(st["max_weight"], 0)
 
   ent, wmax = (np.asarray(x) for x in jax.device_get(run(mem.params)))
@@ -109,7 +108,6 @@ def run(setup: train_lib.Setup, params_M: Any, cfg: Config) -> dict[str, Any]:
     if not mem.is_transformer:
       out.append({**mem.describe(), "note": "no attention (LSTM)", "maps": [], "per_n": []})
       continue
-    forward.check_supported(mem.cfg)
     out.append({**mem.describe(), "maps": maps(mem, lang, task, strings),
                 "per_n": [entropy(mem, lang, task, n, cfg) for n in grid]})
   return {"probe": "attention", "config": dataclasses.asdict(cfg), "lengths": list(grid),

@@ -54,7 +54,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from limits import train as train_lib
-from limits.probes import common, forward
+from limits.probes import common
 from limits.probes import members as members_lib
 
 
@@ -104,13 +104,12 @@ def _inputs(lang, task: str, key: jax.Array, n: int, s: int, p: int):
 def measure(mem: members_lib.Member, lang, task: str, n: int, cfg: Config) -> dict[str, Any]:
   """Changes at length n (float[S*P]) and the attention statistics (max over strings)."""
   key = jax.random.fold_in(jax.random.key(cfg.seed), n)
-  causal = task == "prediction" and mem.cfg.causal
 
   @jax.jit
   def run(params):
     tokens, readout, p = _inputs(lang, task, key, n, cfg.strings, cfg.positions)
     if mem.is_transformer:
-      y_BxD, st = forward.batched(mem.cfg, params, tokens, cfg.chunk, causal, cfg.batch)
+      y_BxD, st = members_lib.readout_features(mem, params, tokens, cfg.chunk, cfg.batch)
       st = {k: jnp.max(v, 0) for k, v in st.items() if k != "entropy_sum"}
     else:  # no attention: the change of the output logits (LSTM)
       out = mem.module.apply(params, tokens, readout)
@@ -218,8 +217,6 @@ def run(setup: train_lib.Setup, params_M: Any, cfg: Config) -> dict[str, Any]:
   grid = common.log_grid(cfg.min_length, cfg.max_length, cfg.points)
   out = []
   for mem in members_lib.members(setup, params_M, common.parse_members(cfg.members)):
-    if mem.is_transformer:
-      forward.check_supported(mem.cfg)
     per_n, stats_all = [], []
     for n in grid:
       r = measure(mem, lang, task, n, cfg)
