@@ -92,6 +92,11 @@ class SweepConfig:
   # Positional encodings, one grid axis (model.positional per member, one compiled program:
   # the max model builds each and gates it per member, see population.py).
   positionals: tuple[str, ...] = ()
+  # Model kinds (`transformer`, `lstm`): one population, so one compiled program, per kind
+  # (their parameter trees differ), trained one after another on the same batches (same
+  # seeds, languages and lengths). depths/heads/positionals grid the transformer; an LSTM
+  # is model.depth layers of model.width. See `Experiment.parts`.
+  kinds: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,6 +123,20 @@ class Experiment:
     return tuple(dataclasses.replace(m, train_lengths=_lengths_with_members(
         m.language, m.train_lengths, self.data.p)) for m in members)
 
+  def parts(self) -> tuple[tuple[str, "Experiment"], ...]:
+    """(name, experiment) per compiled population: one per `sweep.kinds` entry, named by
+    the kind (an LSTM's without the transformer-only grid axes), or `("", self)`."""
+    if len(self.sweep.kinds) <= 1:
+      return (("", self),)
+    out = []
+    for kind in self.sweep.kinds:
+      sweep = dataclasses.replace(self.sweep, kinds=())
+      if kind != "transformer":
+        sweep = dataclasses.replace(sweep, depths=(), heads=(), positionals=())
+      out.append((kind, dataclasses.replace(
+          self, model=dataclasses.replace(self.model, kind=kind), sweep=sweep)))
+    return tuple(out)
+
   @property
   def max_train_length(self) -> int:
     return max(max(m.train_lengths) for m in self.members)
@@ -128,6 +147,8 @@ class Experiment:
       del d["sweep"]["languages"]   # single-language runs keep their config.json as before
     if not self.sweep.positionals:
       del d["sweep"]["positionals"]
+    if not self.sweep.kinds:
+      del d["sweep"]["kinds"]       # one kind: config.json as before
     del d["model"]["positional_mix"]   # derived (population.max_model_config), never configured
     return d
 
@@ -224,6 +245,9 @@ def _get(cfg: ml_collections.ConfigDict, section: str, cls: type) -> dict[str, A
   if sub is None:
     return {}
   given = dict(sub.items()) if hasattr(sub, "items") else {}
+  for k in DERIVED & set(given):   # a dataclass copied field by field carries them empty
+    _require(given.pop(k) in ((), [], None, ""), f"{section}.{k}: derived, not set by a "
+             "config (to vary the encoding, use sweep.positionals, e.g. 'none,alibi')")
   extra = sorted(set(given) - known)
   if extra:
     raise ValueError(f"{section}.{extra[0]}: unknown field; allowed: {', '.join(sorted(known))}")
@@ -337,6 +361,13 @@ def _check_population(exp: Experiment) -> None:
                                              sweep.learning_rates, sweep.train_lengths,
                                              sweep.languages, sweep.positionals))
   _require(size <= MAX_MEMBERS, f"sweep: the grid has {size} members; at most {MAX_MEMBERS}")
+  if len(sweep.kinds) > 1:
+    for _, part in exp.parts():   # each kind is a population of its own
+      _check_population(part)
+    return
+  if sweep.kinds and sweep.kinds[0] != model.kind:
+    raise ValueError(f"sweep.kinds: one kind ({sweep.kinds[0]}) must be model.kind "
+                     f"({model.kind}); list two kinds to train both")
   if model.kind != "transformer" and (len(sweep.depths) > 1 or len(sweep.heads) > 1):
     raise ValueError("sweep.depths/sweep.heads: only transformer populations vary depth and "
                      "heads (masked max model); set model.kind=transformer or one value each")
@@ -467,6 +498,16 @@ def _sweep_section(cfg: ml_collections.ConfigDict, model: transformer.ModelConfi
     sw["positionals"] = _sweep_positionals(sw["positionals"], model, data)
   else:
     sw.pop("positionals", None)
+  if sw.get("kinds") not in ("", None, ()):
+    v = sw["kinds"]
+    items = v.split(",") if isinstance(v, str) else [str(x) for x in v] \
+        if isinstance(v, (list, tuple)) else [v]
+    sw["kinds"] = tuple(dict.fromkeys(str(k).strip() for k in items if str(k).strip()))
+    for k in sw["kinds"]:
+      _require(k in transformer.KINDS, f"sweep.kinds: unknown value {_show(k)}; allowed: "
+               f"{', '.join(transformer.KINDS)}")
+  else:
+    sw.pop("kinds", None)
   return SweepConfig(**sw)
 
 
