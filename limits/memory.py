@@ -106,19 +106,28 @@ def max_tokens(cfg, task: str, batch: int, limit: float, train: bool = False) ->
 
 
 def check_train(exp, devices: int, limit: int) -> float:
-  """Estimated bytes per device of one training step; ValueError when over `limit`."""
-  cfg, members = exp.model, len(exp.members)
-  per_device = math.ceil(members / max(1, min(devices, members)))
+  """Estimated bytes per device of one training step; ValueError when over `limit`.
+
+  On the members x data mesh of limits/parallel.py (`mesh_shape`): a device holds
+  M / gcd(M, devices) members and 1/d of each one's batch, d = gcd(B, devices / gcd(M,
+  devices)) (`devices` here: this process's).
+  """
+  cfg, members, batch = exp.model, len(exp.members), exp.train.batch_size
+  member_devices = math.gcd(members, max(1, devices))
+  data = math.gcd(batch, max(1, devices) // member_devices)
+  per_device = members // member_devices
   if exp.train.member_chunk > 0:
     per_device = min(per_device, exp.train.member_chunk)
+  local_batch = batch // data
   tokens = exp.max_train_length + 2                 # symbols, EOS and BOS
-  need = train_bytes(cfg, exp.data.task, exp.train.batch_size, tokens, per_device)
+  need = train_bytes(cfg, exp.data.task, local_batch, tokens, per_device)
   if need > limit:
     one = train_bytes(cfg, exp.data.task, 1, tokens, per_device)
-    fit = max(0, int(limit // one))
+    fit = max(0, int(limit // one)) * data
+    split = f" (of {batch}, split over {data} devices)" if data > 1 else ""
     raise ValueError(
         f"memory: a training step needs about {gib(need)} per device (batch "
-        f"{exp.train.batch_size} x {tokens} positions x {per_device} member(s)), over the "
+        f"{local_batch}{split} x {tokens} positions x {per_device} member(s)), over the "
         f"{gib(limit)} available; lower train.batch_size (at most ~{fit} fits), the "
         f"training lengths or the model size, or set --max_memory")
   return need

@@ -10,25 +10,29 @@ import numpy as np
 import pytest
 
 from limits import config as config_lib
-from limits import evaluate, memory
+from limits import evaluate, memory, parallel
 from limits import train as train_lib
 
 
-def _exp(n=40, batch=32, task="recognition", **model):
+def _exp(n=40, batch=32, task="recognition", seeds="", **model):
   raw = ml_collections.ConfigDict()
   raw.model = {**dict(depth=2, heads=4, width=32, mlp_width=64), **model}
   raw.data = dict(language="parity", task=task, train_lengths=f"1-{n}", eval_lengths=f"{n}")
   raw.train = dict(batch_size=batch, member_chunk=0)
   raw.eval = dict(batch_size=8)
+  if seeds:
+    raw.sweep = dict(seeds=seeds)
   return config_lib.validate(raw)
 
 
 @pytest.mark.parametrize("exp", [
     _exp(), _exp(n=120), _exp(batch=96, depth=3, heads=2),
     _exp(n=12, task="prediction", causal=False), _exp(n=60, kind="lstm", depth=1)])
-def test_train_estimate_bounds_xla_within_a_factor(exp):
+def test_train_estimate_bounds_xla_within_a_factor(exp, monkeypatch):
   # The estimate must not be below what XLA plans (else a run it admits may not fit) and
-  # not far above it (else it refuses runs that fit): measured 1.15-1.84x here.
+  # not far above it (else it refuses runs that fit): measured 1.15-1.84x here. One
+  # device: the whole batch (the 8 test devices would split it; see the next test).
+  monkeypatch.setattr(parallel, "member_sharding", lambda *a, **k: None)
   setup = train_lib.make_setup(exp)
   state = train_lib.init_state(setup)
   step = jax.jit(train_lib.make_train_step(setup))
@@ -37,6 +41,16 @@ def test_train_estimate_bounds_xla_within_a_factor(exp):
   est = memory.train_bytes(exp.model, exp.data.task, exp.train.batch_size,
                            exp.max_train_length + 2, 1)
   assert 1.0 <= est / xla <= 2.5, (est, xla)
+
+
+def test_train_estimate_follows_the_mesh():
+  """A device holds its share of the members and of each member's batch."""
+  one, four = _exp(batch=32), _exp(batch=32, seeds="0-3")
+  full = memory.train_bytes(one.model, "recognition", 32, one.max_train_length + 2, 1)
+  assert memory.check_train(one, 1, 1 << 40) == full
+  assert memory.check_train(one, 8, 1 << 40) == full / 8          # batch over 8 devices
+  assert memory.check_train(four, 8, 1 << 40) == full / 2         # 4 members x 2 data
+  assert memory.check_train(four, 2, 1 << 40) == 2 * full         # 2 members per device
 
 
 def test_parse_bytes_and_refusals():
