@@ -3,6 +3,7 @@ r"""Train one experiment, evaluate it over lengths, write results and plots.
   python -m launch.train                                   # the default: configs/sweep.py
   python -m launch.train --config=configs/parity.py:smoke --workdir=/tmp/p
   python -m launch.train --config=configs/parity.py --config.model.heads=2 --config.train.steps=500
+  python -m launch.train --validate_only --config=configs/sweep.py:paper   # check only: exit 0 or 2
 
 Rerunning the same command resumes from the workdir's latest checkpoint (a damaged one is
 reported in one line and the previous one used).
@@ -39,6 +40,10 @@ _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Number of processe
 _PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index, 0-based.")
 _MAX_MEMORY = flags.DEFINE_string("max_memory", None, "Memory budget per device, e.g. 8G "
                                   "(default: 90% of the machine's).")
+_VALIDATE_ONLY = flags.DEFINE_bool(
+    "validate_only", False, "Validate the config (and --workdir's spelling) and exit: 0 if it "
+    "would run, 2 with one line if not; compiles, trains and writes nothing (the pod and GPU "
+    "scripts run this locally before they start machines).")
 
 
 def default_workdir(config_arg: str) -> str:
@@ -54,13 +59,17 @@ def main(argv: list[str]) -> None:
   from limits import experiment, results
 
   exp = common.user_errors(lambda: config_lib.validate(_CONFIG.value))
+  if _WORKDIR.value is not None and not _WORKDIR.value.strip():
+    common.fail("--workdir: empty; name a directory (or leave the flag out for the "
+                "config's default workdir)")
+  if _VALIDATE_ONLY.value:
+    print(f"config ok: {exp.data.language} {exp.data.task}, {len(exp.members)} member"
+          f"{'s' if len(exp.members) > 1 else ''}, {exp.train.steps} steps", flush=True)
+    return
   if _DISTRIBUTED.value or _COORDINATOR.value:
     from limits import parallel
     parallel.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
   config_arg = flags.FLAGS["config"].serialize().partition("=")[2] or DEFAULT_CONFIG
-  if _WORKDIR.value is not None and not _WORKDIR.value.strip():
-    common.fail("--workdir: empty; name a directory (or leave the flag out for the "
-                "config's default workdir)")
   workdir = _WORKDIR.value or default_workdir(config_arg)
   print(f"workdir: {os.path.abspath(workdir)}", flush=True)
   import launch
