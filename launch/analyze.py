@@ -57,15 +57,16 @@ def parse(argv: list[str]) -> list[str]:
 
 def load(workdir: str, init: bool):
   """(setup, params_M, step) of the workdir's checkpoint or of a fresh init of --config."""
-  from limits import checkpoint, config as config_lib, train as train_lib
+  from limits import config as config_lib, experiment
+  from limits import setup as setup_lib
   if init:
     if _CONFIG.value is None:
       common.fail("--init needs --config=FILE[:variant]")
     exp = common.user_errors(lambda: config_lib.validate(_CONFIG.value))
-    setup = train_lib.make_setup(exp)
-    return setup, train_lib.init_state(setup).params, 0
-  exp, state = common.user_errors(lambda: checkpoint.load_workdir(workdir))
-  return train_lib.make_setup(exp), state.params, int(state.step)
+    setup = setup_lib.make_setup(exp)
+    return setup, setup_lib.init_state(setup).params, 0
+  setup, state = common.user_errors(lambda: experiment.load(workdir))
+  return setup, state.params, int(state.step)
 
 
 def summary_lines(result: dict) -> list[str]:

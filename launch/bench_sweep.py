@@ -69,10 +69,11 @@ def _compiled(exp) -> tuple[list, float]:
   """([jitted step, state after 2 warm-up steps, member keys], seconds for init + compile
   + first step) of one experiment."""
   import jax
+  from limits import setup as setup_lib
   from limits import train as train_lib
-  setup = train_lib.make_setup(exp)
+  setup = setup_lib.make_setup(exp)
   t0 = time.perf_counter()
-  state, keys = train_lib.init_state(setup), train_lib.member_keys(setup)[1]
+  state, keys = setup_lib.init_state(setup), setup_lib.member_keys(setup)[1]
   fn = jax.jit(train_lib.make_train_step(setup), donate_argnums=0)
   state, m = fn(state, keys)
   jax.block_until_ready(m)
@@ -161,9 +162,9 @@ def _plain_flax_step(shape: dict, lang):
 def _single_vs_plain(exp, shape: dict, steps: int) -> tuple[float, float]:
   """(steps/s of one member, steps/s of the plain Flax reference), interleaved rounds."""
   import jax
-  from limits import train as train_lib
+  from limits import setup as setup_lib
   ours, _ = _compiled(exp)
-  plain, p_state = _plain_flax_step(shape, train_lib.make_setup(exp).language)
+  plain, p_state = _plain_flax_step(shape, setup_lib.make_setup(exp).language)
   plain_run = [plain, p_state, jax.random.key(2)]
   for _ in range(2):                                   # compile and warm up
     plain_run[1], loss = plain(plain_run[1], plain_run[2])
@@ -207,12 +208,13 @@ def _eval(exp40, shape_name: str) -> None:
   import dataclasses
   import jax
   import jax.numpy as jnp
-  from limits import config as config_lib, evaluate, train as train_lib
+  from limits import config as config_lib, evaluate
+  from limits import setup as setup_lib
   lengths = config_lib.parse_lengths(_EVAL_LENGTHS.value, "--eval_lengths")
   every = max(1, _PEER_EVERY.value)
   ev_exp = dataclasses.replace(exp40, eval=dataclasses.replace(exp40.eval, batch_size=128))
-  setup = train_lib.make_setup(ev_exp)
-  params = train_lib.init_state(setup).params
+  setup = setup_lib.make_setup(ev_exp)
+  params = setup_lib.init_state(setup).params
   t0 = time.perf_counter()
   ev = evaluate.Evaluator(setup)
   ev(params, lengths)

@@ -81,8 +81,7 @@ def main(argv: list[str]) -> None:
     common.fail("--lengths: empty; give lengths like 1-1000 or 1-200:5,500 (or leave it out "
                 "for the config's data.eval_lengths)")
 
-  from limits import checkpoint, experiment, results
-  from limits import train as train_lib
+  from limits import experiment, results
 
   overrides: dict = {}
   if _ATTENTION.value:
@@ -92,14 +91,14 @@ def main(argv: list[str]) -> None:
   if _BATCH.value:
     overrides["eval"] = {"batch_size": _BATCH.value}
   from limits import memory
-  exp0 = common.user_errors(lambda: checkpoint.load_experiment(_WORKDIR.value, overrides))
+  exp0 = common.user_errors(lambda: experiment.load_config(_WORKDIR.value, overrides))
   common.user_errors(lambda: memory.check_eval(exp0, memory.budget(_MAX_MEMORY.value)))
-  exp, state = common.user_errors(lambda: checkpoint.load_workdir(_WORKDIR.value, overrides))
+  setup, state = common.user_errors(lambda: experiment.load(_WORKDIR.value, overrides))
+  exp = setup.exp
   out = _OUT.value if _OUT.value is not None else default_out(
       _WORKDIR.value, _ATTENTION.value, _LENGTHS.value or _span(exp.data.eval_lengths))
   check_out(out, _WORKDIR.value)
   common.writable_dir(out, "--out")
-  setup = train_lib.make_setup(exp)
   title = f"{exp.data.language}: {exp.model.attention} attention"
   try:
     rows, programs = experiment.evaluate_and_write(setup, state, out, title)

@@ -91,13 +91,12 @@ def main(argv: list[str]) -> None:
   import jax.numpy as jnp
   import numpy as np
 
-  from limits import checkpoint, memory, population
-  from limits import train as train_lib
+  from limits import experiment, memory, population
   from limits.models import positional
 
   overrides = {"model": {"attention": _ATTENTION.value}} if _ATTENTION.value else None
-  exp, state = common.user_errors(lambda: checkpoint.load_workdir(_WORKDIR.value, overrides))
-  setup = train_lib.make_setup(exp)
+  setup, state = common.user_errors(lambda: experiment.load(_WORKDIR.value, overrides))
+  exp = setup.exp
   if not 0 <= _MEMBER.value < setup.num_members:
     common.fail(f"--member: must be in 0..{setup.num_members - 1}, got {_MEMBER.value}")
   m = _MEMBER.value

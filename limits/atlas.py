@@ -459,6 +459,7 @@ def estimate(value: str | None, scale_name: str, workdir: str,
   change which rows are gathered). Evaluation is not included. Returns seconds per kind.
   """
   import jax
+  from limits import setup as setup_lib
   from limits import train as train_lib
   scale = SCALES[scale_name]
   kinds = tuple(kinds or scale.kinds)
@@ -475,10 +476,10 @@ def estimate(value: str | None, scale_name: str, workdir: str,
       specs = list(dict.fromkeys(e.train_spec for e in es))
       full = len(_config(scale, kind, specs[:1]).members) * len(specs)
       exp = _config(scale, kind, specs[:sample_languages])
-      setup = train_lib.make_setup(exp)
-      state = train_lib.init_state(setup)
+      setup = setup_lib.make_setup(exp)
+      state = setup_lib.init_state(setup)
       step = jax.jit(train_lib.make_train_step(setup), donate_argnums=0)
-      keys = train_lib.member_keys(setup)[1]
+      keys = setup_lib.member_keys(setup)[1]
       state, m = step(state, keys)
       jax.block_until_ready(m)
       t = time.perf_counter()

@@ -378,39 +378,3 @@ def read_config(workdir: str) -> dict[str, Any]:
       return json.load(f)
     except json.JSONDecodeError:
       raise ValueError(f"{path} is not valid JSON") from None
-
-
-def load_experiment(workdir: str, overrides: dict[str, dict[str, Any]] | None = None):
-  """The workdir's validated Experiment with `overrides` applied (no checkpoint read)."""
-  import ml_collections  # local: keeps this module's import light
-
-  from limits import config as config_lib
-
-  raw = read_config(workdir)
-  for section, fields in (overrides or {}).items():
-    raw.setdefault(section, {}).update(fields)
-  return config_lib.validate(ml_collections.ConfigDict(raw))
-
-
-def load_workdir(workdir: str, overrides: dict[str, dict[str, Any]] | None = None):
-  """(Experiment, TrainState) of a trained or constructed workdir, at its latest step.
-
-  `overrides` (e.g. {"model": {"attention": "hard_average"}}) change fields that leave
-  the parameter tree unchanged, such as evaluating a soft checkpoint with hard attention.
-  ValueError if the workdir has no config or no checkpoint.
-  """
-  from limits import train as train_lib
-
-  exp = load_experiment(workdir, overrides)
-  setup = train_lib.make_setup(exp)
-  like = train_lib.init_state(setup, jax.random.key(0))
-  if not os.path.isdir(os.path.join(workdir, "checkpoints")):
-    raise ValueError(f"--workdir: {workdir} has a config but no checkpoint yet")
-  mngr = manager(workdir, exp.train.keep_checkpoints, read_only=True)
-  try:
-    state = restore_latest(mngr, like)
-  finally:
-    mngr.close()
-  if state is None:
-    raise ValueError(f"--workdir: {workdir} has a config but no checkpoint yet")
-  return exp, state

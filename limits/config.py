@@ -16,6 +16,7 @@ from typing import Any, Iterable
 import ml_collections
 
 from limits import languages
+from limits import population
 from limits.models import attention, positional, transformer
 
 SCHEDULES = ("constant", "cosine")
@@ -110,7 +111,6 @@ class Experiment:
   @property
   def members(self):
     """The population (a single member without a sweep), see limits/population.py."""
-    from limits import population
     s = self.sweep
     members = population.grid(s.depths or (self.model.depth,), s.heads or (self.model.heads,),
                               s.seeds or (self.train.seed,),

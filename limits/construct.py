@@ -15,7 +15,7 @@ import jax.numpy as jnp
 
 from limits import checkpoint, languages
 from limits import config as config_lib
-from limits import train as train_lib
+from limits import setup as setup_lib
 from limits.models.constructions import Construction
 
 
@@ -45,10 +45,10 @@ def experiment(c: Construction, eval_lengths: str | None = None) -> config_lib.E
   return config_lib.validate(cfg)
 
 
-def state(c: Construction, exp: config_lib.Experiment) -> train_lib.TrainState:
+def state(c: Construction, exp: config_lib.Experiment) -> setup_lib.TrainState:
   """Step-0 TrainState with the construction's params as the single member (axis 0)."""
-  setup = train_lib.make_setup(exp)
-  like = train_lib.init_state(setup, jax.random.key(0))
+  setup = setup_lib.make_setup(exp)
+  like = setup_lib.init_state(setup, jax.random.key(0))
   shapes = lambda t, drop: (jax.tree.structure(t), [jnp.shape(x)[drop:] for x in jax.tree.leaves(t)])
   if shapes(c.params, 0) != shapes(like.params, 1):
     raise ValueError(f"construction {c.name}: parameter tree does not match the model")

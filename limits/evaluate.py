@@ -16,9 +16,10 @@ import jax
 import jax.numpy as jnp
 
 from limits import memory, parallel
-from limits import train as train_lib
+from limits import metrics as metrics_lib
+from limits import setup as setup_lib
 
-LOG2 = train_lib.LOG2
+LOG2 = metrics_lib.LOG2
 
 
 def bucket_of(n: int, bucket: int) -> int:
@@ -26,7 +27,7 @@ def bucket_of(n: int, bucket: int) -> int:
   return -(-n // bucket) * bucket
 
 
-def make_eval_fn(setup: train_lib.Setup, padded: int) -> Callable[[Any, jax.Array, jax.Array], dict]:
+def make_eval_fn(setup: setup_lib.Setup, padded: int) -> Callable[[Any, jax.Array, jax.Array], dict]:
   """`eval_fn(params_M, key, lengths_G) -> {accuracy_MxG, xent_bits_MxG}` at one padded size.
 
   Every member sees the same strings. Members are evaluated one after another inside the
@@ -37,22 +38,22 @@ def make_eval_fn(setup: train_lib.Setup, padded: int) -> Callable[[Any, jax.Arra
   e = setup.exp.eval
   task, model = setup.task, setup.model
   arch_M = setup.member_masks()
-  tables_M = train_lib.member_tables(setup, padded)   # sweep.languages: each member's own
+  tables_M = setup_lib.member_tables(setup, padded)   # sweep.languages: each member's own
   side = lengths_side_by_side(setup, padded)
   sub = strings_at_once(setup, padded)
 
   def one_length(params, arch, tables, key, n):
-    lang = train_lib.sampler(setup, tables)
+    lang = setup_lib.sampler(setup, tables)
     batch = lang.sample(task, jax.random.fold_in(key, n), jnp.full((e.batch_size,), n, jnp.int32),
                         padded)
     if sub < e.batch_size:  # long strings: a few at a time, so memory stays bounded
       parts = jax.tree.map(lambda x: x.reshape((e.batch_size // sub, sub) + x.shape[1:]), batch)
       xent_S, correct_S = jax.tree.map(
           lambda x: x.reshape(-1),
-          jax.lax.map(lambda b: train_lib.losses(model, params, b, arch=arch),
+          jax.lax.map(lambda b: metrics_lib.losses(model, params, b, arch=arch),
                       parts))
     else:
-      xent_S, correct_S = train_lib.losses(model, params, batch, arch=arch)
+      xent_S, correct_S = metrics_lib.losses(model, params, batch, arch=arch)
     return {"accuracy": jnp.mean(correct_S), "xent_bits": jnp.mean(xent_S) / LOG2}
 
   def eval_fn(params_M, key, lengths_G):
@@ -74,7 +75,7 @@ def make_eval_fn(setup: train_lib.Setup, padded: int) -> Callable[[Any, jax.Arra
 EVAL_ATTENTION_BYTES = memory.EVAL_BYTES
 
 
-def lengths_side_by_side(setup: train_lib.Setup, padded: int) -> int:
+def lengths_side_by_side(setup: setup_lib.Setup, padded: int) -> int:
   """How many lengths of a group one evaluation call vmaps at once at this padded size."""
   e, cfg = setup.exp.eval, setup.model.cfg      # the population's max-size model
   if cfg.kind != "transformer":
@@ -85,7 +86,7 @@ def lengths_side_by_side(setup: train_lib.Setup, padded: int) -> int:
   return max(1, min(e.group, EVAL_ATTENTION_BYTES // per_length))
 
 
-def strings_at_once(setup: train_lib.Setup, padded: int) -> int:
+def strings_at_once(setup: setup_lib.Setup, padded: int) -> int:
   """Strings of one length evaluated in one call: the whole batch when it fits
   EVAL_ATTENTION_BYTES (limits/memory.py's estimate), else the largest divisor of the
   batch that does (at least one string; `memory.check_eval` refuses what one cannot)."""
@@ -98,7 +99,7 @@ def strings_at_once(setup: train_lib.Setup, padded: int) -> int:
 class Evaluator:
   """Caches one compiled program per padded size; counts the programs it compiles."""
 
-  def __init__(self, setup: train_lib.Setup):
+  def __init__(self, setup: setup_lib.Setup):
     self.setup = setup
     self.compiled: dict[int, Callable] = {}
 
@@ -143,10 +144,10 @@ class Evaluator:
 
     # sweep.languages: each member's exact references are its own language's, and only
     # the lengths at which that language has members are reported.
-    mixed = train_lib.is_mixed(self.setup)
+    mixed = setup_lib.is_mixed(self.setup)
     refs = {}
     for i in range(m):
-      own = train_lib.member_language(self.setup, i)
+      own = setup_lib.member_language(self.setup, i)
       if id(own) not in refs:
         refs[id(own)] = reference(own)
       ref = refs[id(own)]

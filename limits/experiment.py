@@ -21,9 +21,12 @@ import threading
 from typing import Any, Callable, Iterator
 
 import jax
+import ml_collections
 
 from limits import checkpoint, evaluate, parallel, plots, results
 from limits import config as config_lib
+from limits import progress as progress_lib
+from limits import setup as setup_lib
 from limits import train as train_lib
 
 
@@ -51,8 +54,8 @@ def run(exp: config_lib.Experiment, workdir: str, log: Callable[[str], None] = p
 
 def _run_locked(exp: config_lib.Experiment, workdir: str, log: Callable[[str], None],
                 stop_after: int | None, is_main: bool) -> list[dict[str, Any]]:
-  setup = train_lib.make_setup(exp)
-  state = train_lib.init_state(setup)
+  setup = setup_lib.make_setup(exp)
+  state = setup_lib.init_state(setup)
   if is_main:
     checkpoint.check_space(workdir, state, exp.train.keep_checkpoints)
   checkpoint.check_or_write_config(workdir, exp.to_dict(), write=is_main)
@@ -69,7 +72,7 @@ def _run_locked(exp: config_lib.Experiment, workdir: str, log: Callable[[str], N
     start = int(state.step)
     metrics_log = results.MetricsLog(os.path.join(workdir, "metrics.jsonl"), start) if is_main else None
     tb = _tensorboard(workdir) if is_main else None
-    progress = train_lib.Progress(start, exp.train.steps)
+    progress = progress_lib.Progress(start, exp.train.steps)
 
     def on_metrics(step: int, m: dict[str, list[float]]) -> None:
       if metrics_log is not None:
@@ -82,7 +85,7 @@ def _run_locked(exp: config_lib.Experiment, workdir: str, log: Callable[[str], N
             tb.add_scalar(f"train/{k}" if len(values) == 1 else f"member_{i}/{k}", v, step)
       log(progress.line(step, m))
 
-    def on_step(step: int, st: train_lib.TrainState) -> None:
+    def on_step(step: int, st: setup_lib.TrainState) -> None:
       if step % exp.train.checkpoint_every == 0:
         checkpoint.save(mngr, step, st)
       if sigterm.is_set():
@@ -125,7 +128,7 @@ def release_training_memory() -> None:
     pass                                      # another libc, or not Linux
 
 
-def evaluate_and_write(setup: train_lib.Setup, state: train_lib.TrainState, outdir: str,
+def evaluate_and_write(setup: setup_lib.Setup, state: setup_lib.TrainState, outdir: str,
                        title: str | None = None) -> tuple[list[dict[str, Any]], int]:
   """Evaluates every member over `data.eval_lengths`; process 0 writes results.csv and
   plots to `outdir`. Returns (rows, number of compiled evaluation programs)."""
@@ -140,7 +143,7 @@ def evaluate_and_write(setup: train_lib.Setup, state: train_lib.TrainState, outd
   return rows, evaluator.num_programs
 
 
-def run_title(setup: train_lib.Setup) -> str:
+def run_title(setup: setup_lib.Setup) -> str:
   """The plots' title: language and task, and a single member's own depth and heads
   (which `sweep.depths`/`sweep.heads` may set instead of `model.*`)."""
   exp = setup.exp
@@ -216,3 +219,36 @@ class _Board:
         ew._worker.stop()
       except Exception:  # noqa: BLE001  best effort: the worker may be gone already
         pass
+
+
+def load_config(workdir: str, overrides: dict[str, dict[str, Any]] | None = None
+                ) -> config_lib.Experiment:
+  """The workdir's validated Experiment with `overrides` applied (no checkpoint read)."""
+  raw = checkpoint.read_config(workdir)
+  for section, fields in (overrides or {}).items():
+    raw.setdefault(section, {}).update(fields)
+  return config_lib.validate(ml_collections.ConfigDict(raw))
+
+
+def load(workdir: str, overrides: dict[str, dict[str, Any]] | None = None
+         ) -> tuple[setup_lib.Setup, setup_lib.TrainState]:
+  """(Setup, TrainState) of a trained or constructed workdir, at its latest intact step:
+  the one way a workdir becomes a model and its state.
+
+  `overrides` (e.g. {"model": {"attention": "hard_average"}}) change fields that leave
+  the parameter tree unchanged, such as evaluating a soft checkpoint with hard attention.
+  ValueError if the workdir has no config or no checkpoint.
+  """
+  exp = load_config(workdir, overrides)
+  setup = setup_lib.make_setup(exp)
+  like = setup_lib.init_state(setup, jax.random.key(0))
+  if not os.path.isdir(os.path.join(workdir, "checkpoints")):
+    raise ValueError(f"--workdir: {workdir} has a config but no checkpoint yet")
+  mngr = checkpoint.manager(workdir, exp.train.keep_checkpoints, read_only=True)
+  try:
+    state = checkpoint.restore_latest(mngr, like)
+  finally:
+    mngr.close()
+  if state is None:
+    raise ValueError(f"--workdir: {workdir} has a config but no checkpoint yet")
+  return setup, state

@@ -37,7 +37,7 @@ import numpy as np
 
 from limits import checkpoint, construct, experiment, probes
 from limits import config as config_lib
-from limits import train as train_lib
+from limits import setup as setup_lib
 from limits.models import constructions
 from limits.probes import common as probe_common
 from limits.probes import figures
@@ -120,9 +120,9 @@ def _save(result: dict, outdir: str, name: str) -> list[str]:
 def _train(cfg: ml_collections.ConfigDict, workdir: str, log) -> tuple[Any, Any]:
   exp = config_lib.validate(cfg)
   experiment.run(exp, workdir, log=lambda s: None)
-  exp, state = checkpoint.load_workdir(workdir)
+  setup, state = experiment.load(workdir)
   log(f"  trained {workdir}")
-  return train_lib.make_setup(exp), state.params
+  return setup, state.params
 
 
 def _construction(name: str, workdir: str, **options) -> tuple[Any, Any]:
@@ -130,7 +130,7 @@ def _construction(name: str, workdir: str, **options) -> tuple[Any, Any]:
   exp = construct.experiment(c)
   if not os.path.exists(os.path.join(workdir, checkpoint.CONFIG_FILE)):
     construct.write(c, workdir)  # a rerun (or a second experiment) reuses it
-  return train_lib.make_setup(exp), construct.state(c, exp).params
+  return setup_lib.make_setup(exp), construct.state(c, exp).params
 
 
 def _label(result: dict, label: str) -> dict:
@@ -166,8 +166,8 @@ def lemma5(s: dict, wd: str, rep: Report, log) -> None:
   for key in s.get("lemma5_random", tuple(random_models)):
     name, model = random_models[key]
     cfg = _config("parity", "recognition", s, depth=2, heads=2, **model)
-    setup = train_lib.make_setup(config_lib.validate(cfg))
-    runs.append(_label(probes.run("sensitivity", setup, train_lib.init_state(setup).params, fields),
+    setup = setup_lib.make_setup(config_lib.validate(cfg))
+    runs.append(_label(probes.run("sensitivity", setup, setup_lib.init_state(setup).params, fields),
                        f"random {name}"))
   for name in ("cc_parity", "cc_parity_ln"):
     setup, params = _construction(name, os.path.join(wd, "constructions", name))
@@ -359,8 +359,8 @@ def theorem1(s: dict, wd: str, rep: Report, log) -> None:
   runs.append(_label(probes.run("restriction", setup, params, fields), "trained LSTM PARITY"))
   # The control: every weight 0, so both logits are 0 and every string is rejected.
   cfg = _config("parity", "recognition", s, attention="hard_unique")
-  setup = train_lib.make_setup(config_lib.validate(cfg))
-  zero = jax.tree.map(lambda x: x * 0, train_lib.init_state(setup).params)
+  setup = setup_lib.make_setup(config_lib.validate(cfg))
+  zero = jax.tree.map(lambda x: x * 0, setup_lib.init_state(setup).params)
   runs.append(_label(probes.run("restriction", setup, zero, fields), "constant (reject all) PARITY"))
   res = _merge(runs)
   paths = _save(res, os.path.join(wd, "theorem1"), "restriction")

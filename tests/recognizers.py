@@ -8,7 +8,8 @@ import ml_collections
 import optax
 
 from limits import config as config_lib
-from limits import train as train_lib
+from limits import metrics as metrics_lib
+from limits import setup as setup_lib
 
 
 def setup(language="parity", task="recognition", **model):
@@ -16,8 +17,8 @@ def setup(language="parity", task="recognition", **model):
   raw = ml_collections.ConfigDict()
   raw.model = {**dict(depth=1, heads=2, width=16, mlp_width=32), **model}
   raw.data = dict(language=language, task=task, train_lengths="1-8", eval_lengths="1-8")
-  s = train_lib.make_setup(config_lib.validate(raw))
-  return s, train_lib.init_state(s).params
+  s = setup_lib.make_setup(config_lib.validate(raw))
+  return s, setup_lib.init_state(s).params
 
 
 def fit(setup, params_M, length, steps, lr, rounds=1, batch=64):
@@ -32,7 +33,7 @@ def fit(setup, params_M, length, steps, lr, rounds=1, batch=64):
   def loss_fn(p, key):
     k_len, k_data = jax.random.split(key)
     b = lang.recognition(k_data, jax.random.choice(k_len, lengths, (batch,)), length)
-    return jnp.mean(train_lib.losses(setup.model, p, b)[0])
+    return jnp.mean(metrics_lib.losses(setup.model, p, b)[0])
 
   @jax.jit
   def run(p, s, key):
@@ -46,6 +47,6 @@ def fit(setup, params_M, length, steps, lr, rounds=1, batch=64):
   state = opt.init(params)
   for i in range(rounds):
     params, state = run(params, state, jax.random.key(i + 1))
-    if rounds > 1 and float(jnp.mean(train_lib.losses(setup.model, params, test)[1])) == 1.0:
+    if rounds > 1 and float(jnp.mean(metrics_lib.losses(setup.model, params, test)[1])) == 1.0:
       break
   return jax.tree.map(lambda x: x[None], params)

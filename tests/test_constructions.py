@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from limits import checkpoint, construct, languages
+from limits import construct, experiment, languages
 from limits.models import constructions as C
 
 # Every length 1..32, then a spread up to 1000 (bucketed: a few programs per construction).
@@ -149,7 +149,8 @@ def test_constructed_workdir_reads_back_and_predicts(tmp_path, repo):
   wd = str(tmp_path / "anbn")
   exp = construct.write(c, wd)
   assert exp.data.language == "anbn" and exp.train.steps == 0
-  exp2, state = checkpoint.load_workdir(wd)
+  exp2, state = experiment.load(wd)
+  exp2 = exp2.exp
   assert exp2 == exp and int(state.step) == 0
   restored = jax.tree.map(lambda x: x[0], state.params)
   tokens, readout = C.tokens(c, ["aabb", "abab", "ab"], pad_to=6)

@@ -6,7 +6,7 @@ import numpy as np
 
 from limits import config as config_lib
 from limits import evaluate, population
-from limits import train as train_lib
+from limits import setup as setup_lib
 from configs import parity as parity_config
 
 
@@ -14,12 +14,12 @@ def _setup(**eval_overrides):
   cfg = parity_config.get_config("smoke")
   cfg.data.eval_lengths = "1-100"
   cfg.eval.update(batch_size=8, bucket=32, group=8, **eval_overrides)
-  return train_lib.make_setup(config_lib.validate(cfg))
+  return setup_lib.make_setup(config_lib.validate(cfg))
 
 
 def test_one_program_per_bucket_and_all_lengths_reported():
   setup = _setup()
-  state = train_lib.init_state(setup)
+  state = setup_lib.init_state(setup)
   ev = evaluate.Evaluator(setup)
 
   rows = ev(state.params)[0]
@@ -35,7 +35,7 @@ def test_one_program_per_bucket_and_all_lengths_reported():
 
 def test_result_of_a_length_does_not_depend_on_its_group():
   setup = _setup()
-  state = train_lib.init_state(setup)
+  state = setup_lib.init_state(setup)
   ev = evaluate.Evaluator(setup)
   alone = ev(state.params, (37,))[0][0]
   among = [r for r in ev(state.params, (33, 35, 37, 40, 41))[0] if r["length"] == 37][0]
@@ -48,8 +48,8 @@ def test_prediction_reference_values():
   at least those strings' own mean entropy of q (Gibbs: no model beats the exact targets
   on its own batch, so this bound needs no sampling slack)."""
   cfg = parity_config.get_config("prediction_smoke")
-  setup = train_lib.make_setup(config_lib.validate(cfg))
-  state = train_lib.init_state(setup)
+  setup = setup_lib.make_setup(config_lib.validate(cfg))
+  state = setup_lib.init_state(setup)
   rows = evaluate.Evaluator(setup)(state.params, (1, 5, 13))[0]
   lang, e = setup.language, setup.exp.eval
   params0 = jax.tree.map(lambda x: x[0], state.params)
@@ -78,7 +78,7 @@ def test_long_lengths_run_one_after_another_with_the_same_results(monkeypatch):
   """Past the attention-memory budget a group's lengths run sequentially (lax.map) instead
   of side by side: same programs, same numbers."""
   setup = _setup()
-  state = train_lib.init_state(setup)
+  state = setup_lib.init_state(setup)
   wide = evaluate.Evaluator(setup)(state.params, (40, 50, 60, 90))
   monkeypatch.setattr(evaluate, "EVAL_ATTENTION_BYTES", 1)
   assert evaluate.lengths_side_by_side(setup, 64) == 1

@@ -2,7 +2,7 @@
 
 from limits import config as config_lib
 from limits import experiment
-from limits import train as train_lib
+from limits import setup as setup_lib
 from configs import parity as parity_config
 
 
@@ -13,8 +13,8 @@ def test_single_member_title_names_the_member_shape():
   cfg.model.heads = 4
   cfg.sweep.heads = "2"
   cfg.sweep.depths = "1"
-  setup = train_lib.make_setup(config_lib.validate(cfg))
+  setup = setup_lib.make_setup(config_lib.validate(cfg))
   assert setup.members[0].heads == 2
   assert experiment.run_title(setup).endswith("depth 1, heads 2")
   cfg.sweep.heads = "1,2"
-  assert ": " not in experiment.run_title(train_lib.make_setup(config_lib.validate(cfg)))
+  assert ": " not in experiment.run_title(setup_lib.make_setup(config_lib.validate(cfg)))

@@ -17,6 +17,7 @@ import numpy as np
 from configs import parity as parity_config
 from limits import config as config_lib
 from limits import parallel
+from limits import setup as setup_lib
 from limits import train as train_lib
 
 GOLDEN = {
@@ -53,9 +54,9 @@ def _measure() -> dict:
 
 
 def _steps() -> dict:
-  setup = train_lib.make_setup(_exp())
+  setup = setup_lib.make_setup(_exp())
   step = jax.jit(train_lib.make_train_step(setup))
-  state, keys = train_lib.init_state(setup), train_lib.member_keys(setup)[1]
+  state, keys = setup_lib.init_state(setup), setup_lib.member_keys(setup)[1]
   out = {}
   for i in range(1, 11):
     state, metrics = step(state, keys)

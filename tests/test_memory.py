@@ -11,6 +11,7 @@ import pytest
 
 from limits import config as config_lib
 from limits import evaluate, memory, parallel
+from limits import setup as setup_lib
 from limits import train as train_lib
 
 
@@ -33,10 +34,10 @@ def test_train_estimate_bounds_xla_within_a_factor(exp, monkeypatch):
   # not far above it (else it refuses runs that fit): measured 1.15-1.84x here. One
   # device: the whole batch (the 8 test devices would split it; see the next test).
   monkeypatch.setattr(parallel, "member_sharding", lambda *a, **k: None)
-  setup = train_lib.make_setup(exp)
-  state = train_lib.init_state(setup)
+  setup = setup_lib.make_setup(exp)
+  state = setup_lib.init_state(setup)
   step = jax.jit(train_lib.make_train_step(setup))
-  ma = step.lower(state, train_lib.member_keys(setup)[0]).compile().memory_analysis()
+  ma = step.lower(state, setup_lib.member_keys(setup)[0]).compile().memory_analysis()
   xla = ma.temp_size_in_bytes + ma.argument_size_in_bytes + ma.output_size_in_bytes
   est = memory.train_bytes(exp.model, exp.data.task, exp.train.batch_size,
                            exp.max_train_length + 2, 1)
@@ -68,8 +69,8 @@ def test_parse_bytes_and_refusals():
 
 def test_evaluation_splits_long_batches_without_changing_results(monkeypatch):
   exp = _exp(n=24, batch=8)
-  setup = train_lib.make_setup(exp)
-  params = train_lib.init_state(setup).params
+  setup = setup_lib.make_setup(exp)
+  params = setup_lib.init_state(setup).params
   whole = evaluate.Evaluator(setup)(params, (24,))
   assert evaluate.strings_at_once(setup, evaluate.bucket_of(24, exp.eval.bucket)) == 8
   # A budget of about 2.5 strings: the batch of 8 runs as 4 calls of 2.

@@ -18,6 +18,7 @@ from scipy import stats
 
 from limits import config as config_lib
 from limits import evaluate, languages
+from limits import setup as setup_lib
 from limits import train as train_lib
 from limits.languages import mixed
 from configs import parity as parity_config
@@ -108,18 +109,18 @@ def _exp(language=None, languages_=None, seeds="0"):
 
 
 def test_member_in_mixed_population_equals_member_alone():
-  pop = train_lib.make_setup(_exp(languages_="tomita4;first;tomita7", seeds="0,1"))
+  pop = setup_lib.make_setup(_exp(languages_="tomita4;first;tomita7", seeds="0,1"))
   i = next(i for i, m in enumerate(pop.members) if (m.language, m.seed) == ("first", 1))
-  alone = train_lib.make_setup(_exp(language="first", seeds="1"))
+  alone = setup_lib.make_setup(_exp(language="first", seeds="1"))
   assert pop.members[i].train_lengths == alone.members[0].train_lengths
-  s_pop, s_one = train_lib.init_state(pop), train_lib.init_state(alone)
+  s_pop, s_one = setup_lib.init_state(pop), setup_lib.init_state(alone)
   for a, b in zip(jax.tree.leaves(s_pop.params), jax.tree.leaves(s_one.params), strict=True):
     np.testing.assert_array_equal(a[i], b[0])
   # Forward: the member's batch and its logits.
   n = pop.exp.max_train_length
   key = jax.random.key(3)
   lengths = jnp.arange(1, 17, dtype=jnp.int32)
-  batch_pop = train_lib.sampler(pop, jax.tree.map(lambda x: x[i], train_lib.member_tables(
+  batch_pop = setup_lib.sampler(pop, jax.tree.map(lambda x: x[i], setup_lib.member_tables(
       pop, n))).sample("recognition", key, lengths, n)
   batch_one = alone.language.sample("recognition", key, lengths, n)
   np.testing.assert_array_equal(batch_pop.tokens_BxT, batch_one.tokens_BxT)
@@ -129,7 +130,7 @@ def test_member_in_mixed_population_equals_member_alone():
       alone.model.apply(jax.tree.map(lambda x: x[0], s_one.params), batch_one.tokens_BxT,
                         batch_one.readout_B), rtol=1e-6, atol=1e-6)
   # One update, with the member's own train key.
-  keys_pop = train_lib.member_keys(pop)[1]
+  keys_pop = setup_lib.member_keys(pop)[1]
   new_pop, m_pop = jax.jit(train_lib.make_train_step(pop))(s_pop, keys_pop)
   new_one, m_one = jax.jit(train_lib.make_train_step(alone))(s_one, keys_pop[i:i + 1])
   np.testing.assert_allclose(m_pop["loss_bits"][i], m_one["loss_bits"][0], rtol=1e-6)
@@ -142,10 +143,10 @@ def test_member_in_mixed_population_equals_member_alone():
 
 def test_mixed_results_keep_each_languages_lengths():
   exp = _exp(languages_="tomita2;one")
-  setup = train_lib.make_setup(exp)
+  setup = setup_lib.make_setup(exp)
   assert [m.language for m in setup.members] == ["tomita2", "one"]
   assert setup.members[0].train_lengths == tuple(range(2, exp.max_train_length + 1, 2))
-  state = train_lib.init_state(setup)
+  state = setup_lib.init_state(setup)
   rows = evaluate.Evaluator(setup)(state.params, (3, 4, 5, 6))
   assert [r["length"] for r in rows[0]] == [4, 6] and [r["length"] for r in rows[1]] == [3, 4, 5, 6]
   assert "languages" not in _exp().to_dict()["sweep"]      # old runs keep their config.json

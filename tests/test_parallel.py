@@ -7,6 +7,7 @@ import numpy as np
 
 from configs import parity as parity_config
 from limits import config as config_lib, parallel
+from limits import setup as setup_lib
 from limits import train as train_lib
 
 # Measured (this test, 2-core CPU, jax 0.10.2): the 8-way split changes only the order of
@@ -42,8 +43,8 @@ def _train(exp, one_device: bool):
   if one_device:
     parallel.member_sharding = lambda *a, **k: None
   try:
-    setup = train_lib.make_setup(exp)
-    init = train_lib.init_state(setup)
+    setup = setup_lib.make_setup(exp)
+    init = setup_lib.init_state(setup)
     init_params = jax.tree.map(np.asarray, init.params)
     state = train_lib.train_loop(setup, init, on_metrics=lambda s, m: log.__setitem__(s, m))
   finally:

@@ -10,6 +10,7 @@ import pytest
 
 from limits import config as config_lib
 from limits import languages, models, parallel, population
+from limits import setup as setup_lib
 from limits import train as train_lib
 from configs import parity as parity_config
 
@@ -22,8 +23,8 @@ def test_masked_member_equals_standalone_model(depth, heads, layer_norm):
   big_cfg = models.ModelConfig(depth=3, heads=4, width=16, mlp_width=32, key_dim=4,
                                layer_norm=layer_norm)
   small_cfg = dataclasses.replace(big_cfg, depth=depth, heads=heads)
-  big = train_lib.make_model(big_cfg, LANG, "recognition")
-  small = train_lib.make_model(small_cfg, LANG, "recognition")
+  big = setup_lib.make_model(big_cfg, LANG, "recognition")
+  small = setup_lib.make_model(small_cfg, LANG, "recognition")
   batch = LANG.recognition(jax.random.key(0), jnp.asarray([3, 7, 5, 1], jnp.int32), 7)
   params = big.init(jax.random.key(1), batch.tokens_BxT, batch.readout_B)
   sliced = population.standalone_params(params, depth, heads)
@@ -63,23 +64,23 @@ def test_population_member_matches_its_single_run():
   masked model) into lr-sized moves, so bitwise equality is not expected after training.
   """
   pop = _exp(depths="1,2", heads="1,2", seeds="0,1")
-  setup = train_lib.make_setup(pop)
+  setup = setup_lib.make_setup(pop)
   i = next(i for i, m in enumerate(setup.members) if (m.depth, m.heads, m.seed) == (1, 2, 1))
   cfg = parity_config.get_config("smoke")
   cfg.model.update(key_dim=pop.model.width // 2)
   cfg.train.update(steps=20, seed=1)
   cfg.sweep.update(depths="1", heads="2")
-  setup1 = train_lib.make_setup(config_lib.validate(cfg))
+  setup1 = setup_lib.make_setup(config_lib.validate(cfg))
   assert setup1.model.cfg.depth == 1 and setup1.model.cfg.heads == 2 and not setup1.masked
 
-  init = train_lib.init_state(setup)
+  init = setup_lib.init_state(setup)
   init_i = population.standalone_params(jax.tree.map(lambda x: x[i], init.params), 1, 2)
   p1 = jax.tree.map(lambda x: x[None], init_i)
-  state1 = dataclasses.replace(train_lib.init_state(setup1), params=p1,
+  state1 = dataclasses.replace(setup_lib.init_state(setup1), params=p1,
                                opt_state=jax.vmap(setup1.optimizer.init)(p1))
   log, log1 = {}, {}
   state = train_lib.train_loop(setup, init, on_metrics=lambda s, m: log.__setitem__(s, m))
-  state1 = train_lib.train_loop(setup1, state1, train_lib.member_keys(setup)[1][i:i + 1],
+  state1 = train_lib.train_loop(setup1, state1, setup_lib.member_keys(setup)[1][i:i + 1],
                                 on_metrics=lambda s, m: log1.__setitem__(s, m))
   assert sorted(log) == sorted(log1) == [10, 20]
   for s in log:
@@ -110,8 +111,8 @@ def assert_params_agree(a, b, init, fraction: float = AGREE_FRACTION):
 
 def test_learning_rates_differ_per_member_and_zero_like_lr_freezes():
   exp = _exp(learning_rates="1e-9,1e-2")
-  setup = train_lib.make_setup(exp)
-  init = train_lib.init_state(setup)
+  setup = setup_lib.make_setup(exp)
+  init = setup_lib.init_state(setup)
   before = jax.tree.map(np.asarray, init.params)
   state = train_lib.train_loop(setup, init)
   moved = [max(float(np.abs(np.asarray(a)[m] - b[m]).max()) for a, b in
@@ -121,8 +122,8 @@ def test_learning_rates_differ_per_member_and_zero_like_lr_freezes():
 
 def test_diverged_member_is_frozen_and_marked():
   exp = _exp(learning_rates="1e-3,1e30")
-  setup = train_lib.make_setup(exp)
-  state = train_lib.train_loop(setup, train_lib.init_state(setup))
+  setup = setup_lib.make_setup(exp)
+  state = train_lib.train_loop(setup, setup_lib.init_state(setup))
   diverged = np.asarray(state.diverged_M)
   assert diverged.tolist() == [False, True]
   assert int(state.diverged_step_M[1]) >= 1 and int(state.diverged_step_M[0]) == -1
@@ -138,8 +139,8 @@ def _train_logged(exp, one_device: bool = False):
   if one_device:
     parallel.member_sharding = lambda *a, **k: None
   try:
-    setup = train_lib.make_setup(exp)
-    init = train_lib.init_state(setup)
+    setup = setup_lib.make_setup(exp)
+    init = setup_lib.init_state(setup)
     init_params = jax.tree.map(np.asarray, init.params)
     state = train_lib.train_loop(setup, init, on_metrics=lambda s, m: log.__setitem__(s, m))
   finally:
@@ -179,7 +180,7 @@ def test_devices_loop_over_their_own_members():
   exp = _exp(seeds="0-15")
   looped = dataclasses.replace(exp, train=dataclasses.replace(exp.train, member_chunk=1))
   assert parallel.local_members(16) == 2
-  assert train_lib.resolve_member_chunk(train_lib.make_setup(looped)) == 1
+  assert train_lib.resolve_member_chunk(setup_lib.make_setup(looped)) == 1
   sharded, single = _train_logged(looped), _train_logged(exp, one_device=True)
   assert _devices(sharded[0]) == 8
   _assert_trained_alike(sharded, single)
@@ -193,7 +194,7 @@ def test_member_chunks_compute_the_same_population():
   orig = parallel.member_sharding
   parallel.member_sharding = lambda *a, **k: None
   try:
-    assert train_lib.resolve_member_chunk(train_lib.make_setup(chunked)) == 2
+    assert train_lib.resolve_member_chunk(setup_lib.make_setup(chunked)) == 2
   finally:
     parallel.member_sharding = orig
   _assert_trained_alike(_train_logged(exp, one_device=True),
@@ -209,23 +210,23 @@ def test_auto_member_chunk_loops_over_large_members_on_cpu():
   """member_chunk=-1 (the default): tiny members side by side, paper-sized members one at a
   time, each device looping over its own members; explicit values kept (within a
   device's members)."""
-  small = train_lib.make_setup(_exp(seeds="0-2"))
+  small = setup_lib.make_setup(_exp(seeds="0-2"))
   assert small.exp.train.member_chunk == -1 and train_lib.resolve_member_chunk(small) == 0
   cfg = parity_config.get_config("smoke")
   cfg.model.update(depth=5, heads=8, width=64, mlp_width=256)
   cfg.train.update(batch_size=128)
   cfg.sweep.update(seeds="0-2")       # 3 members: not split over the 8 test devices
-  big = train_lib.make_setup(config_lib.validate(cfg))
+  big = setup_lib.make_setup(config_lib.validate(cfg))
   assert train_lib.resolve_member_chunk(big) == 1
   cfg.sweep.update(seeds="0-3")       # 4 members on 4 devices: one each, no loop
-  assert train_lib.resolve_member_chunk(train_lib.make_setup(config_lib.validate(cfg))) == 0
+  assert train_lib.resolve_member_chunk(setup_lib.make_setup(config_lib.validate(cfg))) == 0
   cfg.sweep.update(seeds="0-15")      # 16 members on 8 devices: each loops over its 2
   assert parallel.local_members(16) == 2
-  assert train_lib.resolve_member_chunk(train_lib.make_setup(config_lib.validate(cfg))) == 1
+  assert train_lib.resolve_member_chunk(setup_lib.make_setup(config_lib.validate(cfg))) == 1
   cfg.train.member_chunk = 8          # explicit: the largest divisor of 2 members not above 8
-  assert train_lib.resolve_member_chunk(train_lib.make_setup(config_lib.validate(cfg))) == 0
+  assert train_lib.resolve_member_chunk(setup_lib.make_setup(config_lib.validate(cfg))) == 0
   cfg.train.member_chunk = 0
-  assert train_lib.resolve_member_chunk(train_lib.make_setup(config_lib.validate(cfg))) == 0
+  assert train_lib.resolve_member_chunk(setup_lib.make_setup(config_lib.validate(cfg))) == 0
   cfg.train.member_chunk = -2
   with pytest.raises(ValueError, match="train.member_chunk"):
     config_lib.validate(cfg)

@@ -7,6 +7,7 @@ import numpy as np
 
 from limits import config as config_lib
 from limits import population
+from limits import setup as setup_lib
 from limits import train as train_lib
 from configs import parity as parity_config
 
@@ -23,15 +24,15 @@ def _exp(key_dim, steps, **sweep):
 def test_member_is_the_standalone_model_at_init_and_after_training():
   steps, key_dim = 12, 3     # K need not divide the width: it is fixed, not width // heads
   pop = _exp(key_dim, steps, depths="1,2", heads="1,4")
-  setup = train_lib.make_setup(pop)
+  setup = setup_lib.make_setup(pop)
   assert setup.masked and setup.model.cfg.head_dim == key_dim
-  init = train_lib.init_state(setup)
+  init = setup_lib.init_state(setup)
   trained = train_lib.train_loop(setup, init)
   for i, mem in enumerate(setup.members):
     one = _exp(key_dim, steps, depths=str(mem.depth), heads=str(mem.heads))
-    setup1 = train_lib.make_setup(one)
+    setup1 = setup_lib.make_setup(one)
     assert not setup1.masked and setup1.model.cfg.head_dim == key_dim
-    init1 = train_lib.init_state(setup1)
+    init1 = setup_lib.init_state(setup1)
     a = population.standalone_params(jax.tree.map(lambda x: x[i], init.params), mem.depth, mem.heads)
     b = jax.tree.map(lambda x: x[0], init1.params)
     assert jax.tree.structure(a) == jax.tree.structure(b)
@@ -57,6 +58,6 @@ def test_head_width_is_explicit_and_shared():
   assert population.head_width(one.model, one.members) == 16     # a lone 1-head model
   pinned = _exp(4, 1, depths="1", heads="1")
   assert population.head_width(pinned.model, pinned.members) == 4
-  assert train_lib.make_setup(pinned).model.cfg.head_dim == 4
+  assert setup_lib.make_setup(pinned).model.cfg.head_dim == 4
   from limits import results
   assert results.model_fields(pop)["key_dim"] == 4 and results.model_fields(one)["key_dim"] == 16

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from limits import languages, models, population
-from limits import train as train_lib
+from limits import setup as setup_lib
 from limits.models import attention
 
 LANG = languages.make_language("parity")
@@ -16,7 +16,7 @@ LANG = languages.make_language("parity")
 
 def _model(pe, heads=2, **kw):
   cfg = models.ModelConfig(depth=2, heads=heads, width=16, mlp_width=16, positional=pe, **kw)
-  return train_lib.make_model(cfg, LANG, "recognition")
+  return setup_lib.make_model(cfg, LANG, "recognition")
 
 
 def _batch(n_pad):

@@ -16,6 +16,7 @@ import pytest
 from configs import parity as parity_config
 from limits import config as config_lib
 from limits import languages, models, population
+from limits import setup as setup_lib
 from limits import train as train_lib
 from limits.models import positional
 from tests.test_population import assert_params_agree
@@ -28,7 +29,7 @@ def _models(pe: str):
   big_cfg = models.ModelConfig(depth=2, heads=4, width=16, mlp_width=32, key_dim=4,
                                positional=MIX[0], positional_mix=MIX, max_positions=32)
   small_cfg = dataclasses.replace(big_cfg, heads=2, positional=pe, positional_mix=())
-  make = lambda c: train_lib.make_model(c, LANG, "recognition")
+  make = lambda c: setup_lib.make_model(c, LANG, "recognition")
   return make(big_cfg), make(small_cfg)
 
 
@@ -78,26 +79,26 @@ def _exp(**sweep):
 def test_population_of_encodings_trains_each_member_like_its_single_run():
   """Member (alibi, seed 0) of a none/alibi/rotary population against model.positional=alibi."""
   pop = _exp(depths="1", heads="2", positionals="none,alibi,rotary")
-  setup = train_lib.make_setup(pop)
+  setup = setup_lib.make_setup(pop)
   assert setup.masked and setup.model.cfg.positional_mix == ("none", "alibi", "rotary")
   assert [m.positional for m in setup.members] == ["none", "alibi", "rotary"]
   i = 1
   cfg = parity_config.get_config("smoke")
   cfg.model.update(positional="alibi", depth=1, heads=2)
   cfg.train.update(steps=20)
-  setup1 = train_lib.make_setup(config_lib.validate(cfg))
+  setup1 = setup_lib.make_setup(config_lib.validate(cfg))
   assert not setup1.masked and setup1.model.cfg.positional == "alibi"
 
-  init = train_lib.init_state(setup)
+  init = setup_lib.init_state(setup)
   init_i = population.standalone_params(jax.tree.map(lambda x: x[i], init.params), 1, 2, "alibi")
   # Members start as their standalone model: the same draw as the single run's init.
-  fresh1 = train_lib.init_state(setup1)
+  fresh1 = setup_lib.init_state(setup1)
   for a, b in zip(jax.tree.leaves(init_i), jax.tree.leaves(jax.tree.map(lambda x: x[0],
                                                                          fresh1.params))):
     np.testing.assert_array_equal(a, b)
   log, log1 = {}, {}
   state = train_lib.train_loop(setup, init, on_metrics=lambda s, m: log.__setitem__(s, m))
-  state1 = train_lib.train_loop(setup1, fresh1, train_lib.member_keys(setup)[1][i:i + 1],
+  state1 = train_lib.train_loop(setup1, fresh1, setup_lib.member_keys(setup)[1][i:i + 1],
                                 on_metrics=lambda s, m: log1.__setitem__(s, m))
   for s in log:
     assert abs(log[s]["loss_bits"][i] - log1[s]["loss_bits"][0]) < 1e-3

@@ -13,7 +13,7 @@ import pytest
 
 from limits import config as config_lib
 from limits import construct, languages, models
-from limits import train as train_lib
+from limits import setup as setup_lib
 from limits.models import constructions
 from limits.probes import members as members_lib
 from limits.probes import restriction, sensitivity
@@ -30,7 +30,7 @@ def _probe_vs_model(task="recognition", n=12, chunk=5, **model):
   for three strings of n symbols, the probe's attention in query chunks of `chunk`."""
   cfg = models.ModelConfig(**{**dict(depth=2, heads=2, width=16, mlp_width=32), **model})
   lang = languages.make_language("parity")
-  module = train_lib.make_model(cfg, lang, task)
+  module = setup_lib.make_model(cfg, lang, task)
   sym = jax.random.randint(jax.random.key(1), (3, n), 0, 2)
   tok, readout, _ = members_lib.task_tokens(lang, task, sym)
   params = module.init(jax.random.key(0), tok, readout)
@@ -126,8 +126,8 @@ def _lstm_on_parity(length: int):
   raw = ml_collections.ConfigDict()
   raw.model = dict(kind="lstm", depth=1, width=16)
   raw.data = dict(language="parity", train_lengths=f"1-{length}", eval_lengths=f"{length}")
-  setup = train_lib.make_setup(config_lib.validate(raw))
-  return setup, recognizers.fit(setup, train_lib.init_state(setup).params, length, steps=100,
+  setup = setup_lib.make_setup(config_lib.validate(raw))
+  return setup, recognizers.fit(setup, setup_lib.init_state(setup).params, length, steps=100,
                                 lr=1e-2, rounds=30)
 
 
@@ -136,7 +136,7 @@ def test_restriction_few_for_hard_one_many_for_lstm_parity():
                            greedy_rounds=4, random_restrictions=2)
   c = constructions.build("hard_one")
   exp = construct.experiment(c)
-  one = restriction.run(train_lib.make_setup(exp), construct.state(c, exp).params, cfg)
+  one = restriction.run(setup_lib.make_setup(exp), construct.state(c, exp).params, cfg)
   r = one["members"][0]["per_n"][0]
   assert r["free"] >= 8 and r["influential"] <= 2 and r["verdict"] == "no_obstruction"
   setup, params = _lstm_on_parity(16)

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 from hypothesis import strategies as st
 
-from limits import checkpoint
+from limits import checkpoint, experiment
 
 CONFIG = ["--config=configs/parity.py:smoke", "--config.sweep.learning_rates=1e-3,1e30",
           "--config.model.positional=learned", "--config.train.steps=40", "--config.train.checkpoint_every=10",
@@ -152,7 +152,8 @@ def test_kills_sigterm_and_damage_resume_to_the_same_table(repo, reference, tmp_
 
 
 def _final_params(workdir):
-  exp, state = checkpoint.load_workdir(workdir)
+  setup, state = experiment.load(workdir)
+  exp = setup.exp
   return exp, state, [np.asarray(x) for x in jax.tree.leaves(state.params)]
 
 
@@ -174,7 +175,7 @@ def test_silently_wrong_checkpoint_is_detected_and_skipped(reference, tmp_path, 
   ck = os.path.join(w, "checkpoints")
   shutil.rmtree(os.path.join(ck, "40", "default"))
   shutil.copytree(os.path.join(ck, "30", "default"), os.path.join(ck, "40", "default"))
-  exp, state = checkpoint.load_workdir(w)
+  _, state = experiment.load(w)
   assert int(state.step) == 30
   err = capfd.readouterr().err
   assert "checkpoint step 40" in err and "sha256" in err and "using step 30" in err
@@ -183,7 +184,7 @@ def test_silently_wrong_checkpoint_is_detected_and_skipped(reference, tmp_path, 
     with open(os.path.join(ck, str(step), checkpoint.DIGEST_FILE), "w") as f:
       json.dump({"step": step, "sha256": "0" * 64}, f)
   with pytest.raises(checkpoint.WorkdirError, match="every checkpoint"):
-    checkpoint.load_workdir(w)
+    experiment.load(w)
 
 
 def test_one_device_gives_the_same_table(repo, reference, tmp_path):
@@ -215,12 +216,12 @@ def test_one_device_gives_the_same_table(repo, reference, tmp_path):
   np.testing.assert_allclose([r["loss_bits"][0] for r in ma], [r["loss_bits"][0] for r in mb],
                              atol=1e-4)
   assert [r["diverged"] for r in ma] == [r["diverged"] for r in mb]
-  from limits import train as train_lib
+  from limits import setup as setup_lib
   from tests.test_population import assert_params_agree
   exp, _, pa = _final_params(w)
   _, _, pb = _final_params(reference[0])
   init = [np.asarray(x) for x in jax.tree.leaves(
-      train_lib.init_state(train_lib.make_setup(exp)).params)]
+      setup_lib.init_state(setup_lib.make_setup(exp)).params)]
   member0 = lambda leaves: [x[0] for x in leaves]
   assert_params_agree(member0(pa), member0(pb), member0(init))
   assert worst["accuracy"] <= 2 / 16 + 1e-9 and worst["xent_bits"] <= 0.05, worst

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import pytest
 
 from limits import construct
-from limits import train as train_lib
+from limits import setup as setup_lib
 from limits.models import constructions
 from limits.probes import restriction
 
@@ -30,7 +30,7 @@ def _setup(language="parity", **model):
 def _hard_one():
   c = constructions.build("hard_one")
   exp = construct.experiment(c)
-  return train_lib.make_setup(exp), construct.state(c, exp).params
+  return setup_lib.make_setup(exp), construct.state(c, exp).params
 
 
 def _constant_parity():

@@ -12,6 +12,8 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from limits import config as config_lib
+from limits import metrics as metrics_lib
+from limits import setup as setup_lib
 from limits import train as train_lib
 from configs import parity as parity_config
 
@@ -27,8 +29,8 @@ def _exp(**overrides):
 def test_loss_falls_on_tiny_config():
   exp = _exp(**{"train.steps": 300, "data.train_lengths": "1-4", "model.width": 32,
                 "model.mlp_width": 64, "train.learning_rate": 3e-3})
-  setup = train_lib.make_setup(exp)
-  state = train_lib.init_state(setup)
+  setup = setup_lib.make_setup(exp)
+  state = setup_lib.init_state(setup)
   logged = {}
   train_lib.train_loop(setup, state, on_metrics=lambda s, m: logged.__setitem__(s, m))
   first = np.mean([logged[s]["loss_bits"][0] for s in (10, 20, 30)])
@@ -38,10 +40,10 @@ def test_loss_falls_on_tiny_config():
 
 def test_train_step_is_pure_and_keyed_by_step():
   exp = _exp()
-  setup = train_lib.make_setup(exp)
+  setup = setup_lib.make_setup(exp)
   step = jax.jit(train_lib.make_train_step(setup))
-  state = train_lib.init_state(setup)
-  keys = train_lib.member_keys(setup)[1]
+  state = setup_lib.init_state(setup)
+  keys = setup_lib.member_keys(setup)[1]
   a, ma = step(state, keys)
   b, mb = step(state, keys)
   assert int(a.step) == 1 and float(ma["loss_bits"][0]) == float(mb["loss_bits"][0])
@@ -109,7 +111,7 @@ def _prediction_accuracy(lang, logp_fn, n=24, count=512, lo=1):
   lang = languages.make_language(lang) if isinstance(lang, str) else lang
   lengths = jnp.asarray(np.random.default_rng(0).integers(lo, n + 1, count), jnp.int32)
   batch = lang.prediction(jax.random.key(0), lengths, n)
-  return float(np.mean(train_lib.prediction_correct(logp_fn(lang, batch), batch.targets_BxTxC,
+  return float(np.mean(metrics_lib.prediction_correct(logp_fn(lang, batch), batch.targets_BxTxC,
                                                     batch.valid_BxT)))
 
 

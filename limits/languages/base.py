@@ -154,7 +154,7 @@ class Batch:
     (prediction), or None. Rows at padding positions are zero. When `multilabel` is
     True the rows are instead the multi-hot set of allowed next symbols (support of q,
     Bhattamishra et al. 2020), not normalised.
-  multilabel: static flag, True for `targets="allowed"` batches (train.losses then uses
+  multilabel: static flag, True for `targets="allowed"` batches (metrics.losses then uses
     per-class sigmoid binary cross-entropy).
   """
 
@@ -477,6 +477,14 @@ class Language(abc.ABC):
     if task == "recognition" or self.targets == "allowed":
       return 0.0
     return float(np.mean(self.prefix_entropies_bits(n)))
+
+  def theorem6_p0(self, n: int, samples: int, key: jax.Array) -> float | None:
+    """P_0 of Theorem 6 (Hahn 2020) at length n, estimated from `samples` generator
+    prefixes: the probability that a prefix is unbalanced and ends in a closing bracket,
+    whose excess cross-entropy over optimal is at least P_0 (1 - p) log 2. None for a
+    language the theorem's bound is not about (only bracket languages override it)."""
+    del n, samples, key
+    return None
 
   def chance_xent_bits(self, task: str, n: int) -> float:
     """Cross-entropy (bits) of the best predictor that ignores the input.

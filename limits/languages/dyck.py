@@ -347,6 +347,13 @@ class Dyck(base.SplitClasses):
     (d_B, _), ok_B = base.until_all_fail(x_LxB, lengths_B, init, step)
     return ok_B & (d_B == 0)
 
+  def theorem6_p0(self, n: int, samples: int, key: jax.Array) -> float:
+    """P_0 of Theorem 6: the share of `samples` generator prefixes of length n that are
+    unbalanced and end in a closing bracket (openers are even symbols, closers odd)."""
+    sym = self.sample_prefixes(key, jnp.full((samples,), n, jnp.int32), n)
+    depth = jnp.sum(jnp.where(sym % 2 == 0, 1, -1), axis=1)
+    return float(jnp.mean((depth > 0) & (sym[:, -1] % 2 == 1)))
+
   def next_symbol_distribution(self, symbols_BxL):
     B, L = symbols_BxL.shape
     e_open, e_close, e_eos = (jnp.asarray(x, jnp.float32) for x in self.emissions(self.dcap(L)))

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from limits import train as train_lib
+from limits import setup as setup_lib
 from limits.probes import common
 from limits.probes import members as members_lib
 
@@ -97,7 +97,7 @@ def entropy(mem: members_lib.Member, lang, task: str, n: int, cfg: Config) -> di
           "mean_normalized_entropy": float(np.mean(ent) / uniform), "max_weight": wmax.tolist()}
 
 
-def run(setup: train_lib.Setup, params_M: Any, cfg: Config) -> dict[str, Any]:
+def run(setup: setup_lib.Setup, params_M: Any, cfg: Config) -> dict[str, Any]:
   """Attention maps of the chosen strings and entropy against n, per member."""
   cfg = cfg.validate()
   lang, task = setup.language, setup.task

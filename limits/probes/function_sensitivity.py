@@ -25,7 +25,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from limits import train as train_lib
+from limits import metrics as metrics_lib
+from limits import setup as setup_lib
 from limits.probes import common
 from limits.probes import members as members_lib
 
@@ -52,7 +53,7 @@ class Config:
     return self
 
 
-def average_sensitivity(setup: train_lib.Setup, which: tuple[int, ...], params_M: Any, n: int,
+def average_sensitivity(setup: setup_lib.Setup, which: tuple[int, ...], params_M: Any, n: int,
                         cfg: Config) -> np.ndarray:
   """float[M']: E_x[#positions whose change flips the decision], uniform x of length n."""
   lang = setup.language
@@ -74,7 +75,7 @@ def average_sensitivity(setup: train_lib.Setup, which: tuple[int, ...], params_M
   return np.asarray(run(params_M), np.float64)
 
 
-def sharpness(setup: train_lib.Setup, which: tuple[int, ...], params_M: Any,
+def sharpness(setup: setup_lib.Setup, which: tuple[int, ...], params_M: Any,
               cfg: Config) -> tuple[np.ndarray, np.ndarray]:
   """(loss bits, mean loss increase under relative noise), each float[M'].
 
@@ -95,7 +96,7 @@ def sharpness(setup: train_lib.Setup, which: tuple[int, ...], params_M: Any,
       k_len, k_data, k_noise = jax.random.split(key, 3)
       lengths = lengths_L[jax.random.randint(k_len, (cfg.loss_strings,), 0, n_lengths)]
       batch = lang.sample(task, k_data, lengths, max_len)
-      loss = lambda p: jnp.mean(train_lib.losses(setup.model, p, batch, arch=arch)[0]) / LOG2
+      loss = lambda p: jnp.mean(metrics_lib.losses(setup.model, p, batch, arch=arch)[0]) / LOG2
       leaves, tree = jax.tree.flatten(params)
 
       def noisy(k):
@@ -130,7 +131,7 @@ def ln_gains(mem: members_lib.Member, lang, task: str, n: int, cfg: Config) -> d
   return {"ln_gain_max": layer, "final_ln_gain": final}
 
 
-def run(setup: train_lib.Setup, params_M: Any, cfg: Config) -> dict[str, Any]:
+def run(setup: setup_lib.Setup, params_M: Any, cfg: Config) -> dict[str, Any]:
   """Average sensitivity against n, sharpness, and layer-norm gains, per member."""
   cfg = cfg.validate()
   lang, task = setup.language, setup.task

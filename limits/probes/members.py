@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from limits import population
-from limits import train as train_lib
+from limits import setup as setup_lib
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +51,7 @@ class Member:
     return self.module.apply(self.params, tokens_BxT, readout_B)
 
 
-def member(setup: train_lib.Setup, params_M: Any, m: int) -> Member:
+def member(setup: setup_lib.Setup, params_M: Any, m: int) -> Member:
   """Member m of a population as a standalone model (its own depth and head count)."""
   params = jax.tree.map(lambda x: x[m], params_M)
   info = setup.members[m]
@@ -63,7 +63,7 @@ def member(setup: train_lib.Setup, params_M: Any, m: int) -> Member:
   return Member(m, info, module, params)
 
 
-def members(setup: train_lib.Setup, params_M: Any,
+def members(setup: setup_lib.Setup, params_M: Any,
             which: tuple[int, ...] = ()) -> list[Member]:
   """Every member (or those in `which`), each standalone."""
   idx = which or tuple(range(setup.num_members))
@@ -161,7 +161,7 @@ def decide(mem: Member, lang, task: str, params: Any, sym_BxN: jax.Array,
   return jax.lax.map(one, sym).reshape(-1)[:b]
 
 
-def population_apply(setup: train_lib.Setup, which: tuple[int, ...] | list[int]):
+def population_apply(setup: setup_lib.Setup, which: tuple[int, ...] | list[int]):
   """`fn(params_M, tokens_BxT, readout_B) -> logits[M', ...]` for the chosen members.
 
   One program for the whole population (members one after another under `lax.map`, the
@@ -179,7 +179,7 @@ def population_apply(setup: train_lib.Setup, which: tuple[int, ...] | list[int])
   return fn
 
 
-def population_decide(setup: train_lib.Setup, which, params_M: Any, sym_BxN: jax.Array,
+def population_decide(setup: setup_lib.Setup, which, params_M: Any, sym_BxN: jax.Array,
                       batch: int = 512) -> jax.Array:
   """int32[M', B] decisions of the chosen members (see `decide`), jittable."""
   lang, task = setup.language, setup.task

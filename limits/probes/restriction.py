@@ -64,7 +64,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from limits import train as train_lib
+from limits import setup as setup_lib
 from limits.probes import common
 from limits.probes import members as members_lib
 
@@ -408,7 +408,7 @@ def search(mem: members_lib.Member, lang, task: str, n: int, cfg: Config) -> dic
   return out
 
 
-def run(setup: train_lib.Setup, params_M: Any, cfg: Config) -> dict[str, Any]:
+def run(setup: setup_lib.Setup, params_M: Any, cfg: Config) -> dict[str, Any]:
   """Theorem 1's restriction search for every member, over a log-spaced grid of n."""
   cfg = cfg.validate()
   lang, task = setup.language, setup.task

@@ -53,7 +53,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from limits import train as train_lib
+from limits import setup as setup_lib
 from limits.probes import common
 from limits.probes import members as members_lib
 
@@ -208,7 +208,7 @@ def trend(fit: dict[str, Any]) -> str | None:
   return "falling" if ci[1] < 0 else "rising" if ci[0] > 0 else "flat"
 
 
-def run(setup: train_lib.Setup, params_M: Any, cfg: Config) -> dict[str, Any]:
+def run(setup: setup_lib.Setup, params_M: Any, cfg: Config) -> dict[str, Any]:
   """Lemma 5 for every member: changes, slope with 95% CI, max weights, bounds."""
   cfg = cfg.validate()
   lang, task = setup.language, setup.task

@@ -29,15 +29,14 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
-from limits import train as train_lib
+from limits import metrics as metrics_lib
+from limits import setup as setup_lib
 from limits.languages import base as base_lib
-from limits.languages import dyck as dyck_lib
 from limits.probes import common
 from limits.probes import members as members_lib
 
-LOG2 = float(np.log(2.0))
+LOG2 = metrics_lib.LOG2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,14 +71,7 @@ def valid_lengths(lang, task: str, grid: tuple[int, ...]) -> tuple[int, ...]:
   return tuple(sorted(set(ok)))
 
 
-def p0(lang, n: int, samples: int, key: jax.Array) -> float:
-  """P_0: share of generator prefixes of length n that are unbalanced and end in a closer."""
-  sym = lang.sample_prefixes(key, jnp.full((samples,), n, jnp.int32), n)
-  depth = jnp.sum(jnp.where(sym % 2 == 0, 1, -1), axis=1)
-  return float(jnp.mean((depth > 0) & (sym[:, -1] % 2 == 1)))
-
-
-def measure(setup: train_lib.Setup, which: tuple[int, ...], params_M: Any, n: int,
+def measure(setup: setup_lib.Setup, which: tuple[int, ...], params_M: Any, n: int,
             cfg: Config) -> dict[str, np.ndarray]:
   """Cross-entropies (bits) and accuracy of the chosen members at length n (each [M'])."""
   lang, task = setup.language, setup.task
@@ -91,14 +83,12 @@ def measure(setup: train_lib.Setup, which: tuple[int, ...], params_M: Any, n: in
     batch = lang.sample(task, key, jnp.full((cfg.strings,), n, jnp.int32), n)
     logits = apply(params_M, batch.tokens_BxT, batch.readout_B)   # [M', S, (T,) C]
     if task == "recognition":
-      xent = optax.softmax_cross_entropy_with_integer_labels(logits, batch.labels_B[None])
-      acc = jnp.argmax(logits, -1) == batch.labels_B[None]
-      return jnp.mean(xent, 1), jnp.mean(xent, 1), jnp.mean(acc, 1)
-    q = batch.targets_BxTxC[None]
-    xent_MxSxT = -jnp.sum(jnp.where(q > 0, q * jax.nn.log_softmax(logits), 0.0), -1)
-    # Every position 0..n is valid (strings of exactly n symbols, no padding).
-    ok_MxS = jax.vmap(lambda lg: train_lib.prediction_correct(
-        jax.nn.log_softmax(lg), batch.targets_BxTxC, batch.valid_BxT))(logits)
+      xent_MxS, ok_MxS = jax.vmap(lambda lg: metrics_lib.string_metrics(lg, batch))(logits)
+      return jnp.mean(xent_MxS, 1), jnp.mean(xent_MxS, 1), jnp.mean(ok_MxS, 1)
+    # Every position 0..n is valid (strings of exactly n symbols, no padding). The loss is
+    # training's (metrics.position_xent: against q, or BCE for multi-hot targets).
+    xent_MxSxT = jax.vmap(lambda lg: metrics_lib.position_xent(lg, batch))(logits)
+    ok_MxS = jax.vmap(lambda lg: metrics_lib.string_metrics(lg, batch)[1])(logits)
     return (jnp.mean(xent_MxSxT, (1, 2)), jnp.mean(xent_MxSxT[:, :, n], 1),
             jnp.mean(ok_MxS, 1))
 
@@ -117,17 +107,20 @@ def references(lang, task: str, n: int) -> dict[str, float]:
           "chance_last_bits": base_lib.entropy_bits(lang.prefix_mean_distributions(n)[n])}
 
 
-def run(setup: train_lib.Setup, params_M: Any, cfg: Config) -> dict[str, Any]:
+def run(setup: setup_lib.Setup, params_M: Any, cfg: Config) -> dict[str, Any]:
   """Cross-entropy against n for every member, with Theorem 6's 2DYCK bound."""
   cfg = cfg.validate()
   lang, task = setup.language, setup.task
   grid = valid_lengths(lang, task, common.log_grid(cfg.min_length, cfg.max_length, cfg.points))
-  is_dyck = isinstance(lang, dyck_lib.Dyck) and task == "prediction"
   ref = {n: references(lang, task, n) for n in grid}
-  if is_dyck:
-    for n in grid:
-      ref[n]["p0"] = p0(lang, n, cfg.p0_samples, jax.random.fold_in(jax.random.key(cfg.seed + 1), n))
-      ref[n]["excess_bound_bits"] = ref[n]["p0"] * (1.0 - lang.p)
+  is_dyck = False
+  for n in grid if task == "prediction" else ():
+    p0 = lang.theorem6_p0(n, cfg.p0_samples, jax.random.fold_in(jax.random.key(cfg.seed + 1), n))
+    if p0 is None:   # no bound for this language (Theorem 6's is for k-DYCK)
+      break
+    is_dyck = True
+    ref[n]["p0"] = p0
+    ref[n]["excess_bound_bits"] = p0 * (1.0 - lang.p)
   mems = members_lib.members(setup, params_M, common.parse_members(cfg.members))
   which = tuple(m.index for m in mems)
   measured = {n: measure(setup, which, params_M, n, cfg) for n in grid}
