@@ -16,11 +16,15 @@ is trusted: orbax's rename already made it complete. A failed write raises `Writ
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import glob
 import hashlib
+import io
 import json
+import logging
 import os
+import re
 import shutil
 import sys
 from typing import Any, Callable
@@ -51,6 +55,53 @@ def _one_line(e: BaseException) -> str:
   lines = [l.strip() for l in str(e).splitlines() if l.strip()]
   text = lines[0].split(" See full TensorStore details")[0] if lines else type(e).__name__
   return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _os_error(e: BaseException) -> tuple[int, str] | None:
+  """(errno, strerror) of the OS error inside a tensorstore/orbax error, if it names one
+  (tensorstore writes `[os_error_code='27']`)."""
+  code = getattr(e, "errno", None)
+  if not code:
+    m = re.search(r"os_error_code='?(\d+)", str(e))
+    code = int(m.group(1)) if m else (errno.ENOSPC if "No space left" in str(e) else None)
+  return (code, os.strerror(code)) if code else None
+
+
+class _DropOrbaxErrors(logging.Filter):
+  """Drops orbax's own ERROR logs (each with a traceback) while a save runs: the failure
+  reaches `save` as an exception and is reported once, as one line."""
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    return not (record.levelno >= logging.ERROR
+                and "/orbax/" in record.pathname.replace(os.sep, "/"))
+
+
+@contextlib.contextmanager
+def _quiet_orbax_errors():
+  """While a save runs: orbax's ERROR logs are dropped, and what reaches sys.stderr (the
+  tracebacks tensorstore's callbacks print when a failed write's event loop is gone) is
+  held back: written out after a save that succeeds, dropped after one that fails (its
+  one-line WriteError says what happened)."""
+  drop = _DropOrbaxErrors()
+  targets = [logging.getLogger("absl"), *logging.getLogger().handlers,
+             *logging.getLogger("absl").handlers]
+  for t in targets:
+    t.addFilter(drop)
+  real, held = sys.stderr, io.StringIO()
+  sys.stderr = held
+  failed = False
+  try:
+    yield
+  except BaseException:
+    failed = True
+    raise
+  finally:
+    sys.stderr = real
+    for t in targets:
+      t.removeFilter(drop)
+    if not failed and held.getvalue():
+      real.write(held.getvalue())
+      real.flush()
 
 
 def atomic_write_text(path: str, text: str) -> None:
@@ -296,17 +347,22 @@ def save(mngr: ocp.CheckpointManager, step: int, state: Any, force: bool = False
   """Saves `state` at `step` with its digest; WriteError (nothing partial left) on failure."""
   digest = state_digest(state)
   try:
-    saved = mngr.save(step, args=ocp.args.StandardSave(state), force=force)
-    mngr.wait_until_finished()
-    if saved and digest is not None and jax.process_index() == 0:
-      atomic_write_text(os.path.join(_step_dir(mngr, step), DIGEST_FILE),
-                        json.dumps({"step": step, "sha256": digest}))
+    with _quiet_orbax_errors():
+      try:
+        saved = mngr.save(step, args=ocp.args.StandardSave(state), force=force)
+        mngr.wait_until_finished()
+        if saved and digest is not None and jax.process_index() == 0:
+          atomic_write_text(os.path.join(_step_dir(mngr, step), DIGEST_FILE),
+                            json.dumps({"step": step, "sha256": digest}))
+      except Exception:
+        for tmp in glob.glob(os.path.join(str(mngr.directory), f"{step}.orbax-checkpoint-tmp*")):
+          shutil.rmtree(tmp, ignore_errors=True)
+        raise
   except Exception as e:
-    for tmp in glob.glob(os.path.join(str(mngr.directory), f"{step}.orbax-checkpoint-tmp*")):
-      shutil.rmtree(tmp, ignore_errors=True)
-    code = getattr(e, "errno", None) or (errno.ENOSPC if "No space left" in str(e) else errno.EIO)
-    raise WriteError(code, f"writing checkpoint step {step} to {mngr.directory} failed "
-                           f"({_one_line(e)})") from e
+    os_error = _os_error(e)
+    why = f"{os_error[1]}: {_one_line(e)}" if os_error else _one_line(e)
+    raise WriteError(os_error[0] if os_error else errno.EIO,
+                     f"writing checkpoint step {step} to {mngr.directory} failed ({why})") from e
   return saved
 
 
