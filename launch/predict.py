@@ -3,7 +3,9 @@ r"""Run a trained or constructed model on strings read from stdin, one per line.
   printf '0110\n111\n' | python -m launch.predict --workdir=workdir/cc_parity
   printf '0110\n' | python -m launch.predict --workdir=workdir/parity_prediction --format=jsonl
 
-Recognition prints `string<TAB>p_member<TAB>label<TAB>log_odds`: log_odds is
+Output starts with a header line (`--format=tsv`, numbers to 6 significant digits;
+JSONL keeps every digit). Recognition prints
+`string<TAB>p_member<TAB>label<TAB>log_odds`: log_odds is
 log p(class 1) - log p(other classes) computed from the logits in float64 (two classes:
 logit_1 - logit_0), and label = 1 (member) iff log_odds > 0. The label comes from the
 log-odds, not from p_member > 0.5: an exact construction whose confidence shrinks with n
@@ -12,9 +14,13 @@ float32 from n ~ 5800 on (|log-odds| < 2^-24 * 4), while the sign of its float32
 stayed right at every tested n up to 12000. `--float64` evaluates the model in float64
 (parameters cast, jax_enable_x64): there the cc_parity log-odds match 2/(n+1)^2; in
 float32 they are off by up to 40% at n = 8000 (measured on CPU).
-Next-symbol prediction prints, per string, one JSON object with the distribution over the
-next symbol (and `EOS`) after every prefix (`--format=jsonl`; `tsv` prints one line per
-prefix: `prefix<TAB>p(sym1)<TAB>...<TAB>p(EOS)`). Strings are written in the language's
+Next-symbol prediction prints `string<TAB>next[0/1/EOS]`: the model's distribution over
+the next symbol after each prefix t = 0..n, space-separated, each slash-separated in the
+order the header names. `--format=jsonl` (the default for prediction) prints one JSON
+object per string in the schema shared with `launch.sample` and `launch.export`
+(`limits/records.py`): string, length, task, member (the language's exact membership,
+beside the model's outputs), then label, p_member, log_odds (recognition) or symbols and
+next (prediction). Strings are written in the language's
 own symbols, without EOS. A symbol outside the alphabet is an error naming the line and
 the symbol (exit status 2), printed after every valid line before it. A population
 workdir is read at member `--member` (default 0).
@@ -22,7 +28,6 @@ workdir is read at member `--member` (default 0).
 
 from __future__ import annotations
 
-import json
 import sys
 
 from absl import app, flags
@@ -91,7 +96,7 @@ def main(argv: list[str]) -> None:
   import jax.numpy as jnp
   import numpy as np
 
-  from limits import experiment, memory, population
+  from limits import experiment, memory, population, records
   from limits.models import positional
 
   overrides = {"model": {"attention": _ATTENTION.value}} if _ATTENTION.value else None
@@ -109,6 +114,7 @@ def main(argv: list[str]) -> None:
   lang, task = setup.language, setup.task
   fmt = _FORMAT.value or ("tsv" if task == "recognition" else "jsonl")
   apply = jax.jit(lambda p, t, r: population.apply(setup.model, p, t, r, arch))
+  accepts = jax.jit(lang.accepts)   # the exact membership printed beside the model's outputs
 
   lines, decode_error = _decode_lines(sys.stdin.buffer.read())
   limit = common.user_errors(lambda: memory.budget(_MAX_MEMORY.value))
@@ -129,6 +135,7 @@ def main(argv: list[str]) -> None:
   for i, s in enumerate(strings):
     by_bucket.setdefault(-(-max(len(s), 1) // _BUCKET) * _BUCKET, []).append(i)
   outputs: dict[int, np.ndarray] = {}
+  member: dict[int, bool] = {}
   chunks = []
   for padded, idx in sorted(by_bucket.items()):
     # As many strings per call as fit the per-call budget (at least one: `check` made sure
@@ -137,8 +144,10 @@ def main(argv: list[str]) -> None:
     chunks += [(padded, idx[i:i + size]) for i in range(0, len(idx), size)]
   for padded, idx in chunks:
     toks = np.full((len(idx), padded + 1), lang.pad, np.int32)
+    sym = np.zeros((len(idx), padded), np.int32)
     for row, i in enumerate(idx):
       ids = lang.encode(strings[i])
+      sym[row, :len(ids)] = ids
       if task == "recognition":
         toks[row, :len(ids)] = ids
         toks[row, len(ids)] = lang.eos
@@ -147,26 +156,30 @@ def main(argv: list[str]) -> None:
         toks[row, 1:len(ids) + 1] = ids
     readout = jnp.asarray([len(strings[i]) for i in idx], jnp.int32)
     logits = np.asarray(apply(params, jnp.asarray(toks), readout), np.float64)
+    is_member = np.asarray(accepts(jnp.asarray(sym), readout))
     for row, i in enumerate(idx):
       outputs[i] = logits[row]
-  names = list(lang.alphabet) + ["EOS"]
+      member[i] = bool(is_member[row])
+  names = tuple(lang.alphabet) + (records.EOS,)
+  recs = []
   for i, s in enumerate(strings):
     logit = outputs[i]
     p = np.exp(logit - np.logaddexp.reduce(logit, axis=-1, keepdims=True))
     if task == "recognition":
       lo = log_odds(logit)
-      if fmt == "jsonl":
-        print(json.dumps({"string": s, "label": int(lo > 0), "p_member": float(p[1]),
-                          "log_odds": float(lo)}))
-      else:
-        print(f"{s}\t{p[1]:.6g}\t{int(lo > 0)}\t{lo:.6g}")
-    elif fmt == "jsonl":
-      dists = [{names[c]: float(p[t, c]) for c in range(len(names))} for t in range(len(s) + 1)]
-      print(json.dumps({"string": s, "next": [{"prefix": s[:t], "p": d}
-                                              for t, d in enumerate(dists)]}))
+      recs.append(records.Record(string=s, task=task, member=member[i], label=int(lo > 0),
+                                 p_member=float(p[1]), log_odds=float(lo)))
     else:
-      for t in range(len(s) + 1):
-        print(s[:t] + "\t" + "\t".join(f"{x:.6g}" for x in p[t]))
+      recs.append(records.Record(string=s, task=task, member=member[i], symbols=names,
+                                 next=tuple(tuple(float(x) for x in p[t])
+                                            for t in range(len(s) + 1))))
+  if fmt == "jsonl":
+    lines = [records.to_json(r) for r in recs]
+  else:
+    columns = (["string", "p_member", "label", "log_odds"] if task == "recognition"
+               else ["string", "next"])
+    lines = list(records.tsv_lines(recs, columns, names, digits=6))   # JSONL: every digit
+  sys.stdout.write("".join(line + "\n" for line in lines))
   sys.stdout.flush()
   if error is not None:
     common.fail(error)

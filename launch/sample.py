@@ -1,15 +1,20 @@
 r"""Print samples of a language, to export data to any other framework.
 
   python -m launch.sample --language=parity --task=recognition --length=8 --count=5 --seed=0
+  python -m launch.sample --language=tomita3 --task=prediction --length=6 --count=2 --format=jsonl
 
-Recognition prints `string<TAB>label` (label 1 = member; string in the language's own
-symbols, no EOS). Prediction prints `prefix<TAB>next-symbol distribution` with
-`--format=tsv`, or one JSON object per prefix with `--format=jsonl`.
+One line per string after a header line (`--format=tsv`): recognition prints
+`string<TAB>label` (label 1 = member; Delétang et al.'s tasks: the class), prediction
+`string<TAB>next[0/1/EOS]`, the exact next-symbol distribution after each prefix
+t = 0..n, space-separated, each slash-separated in the order the header names.
+`--format=jsonl` prints one JSON object per string in the schema shared with
+`launch.export` and `launch.predict` (`limits/records.py`: string, length, task, member,
+label, symbols, next, next_symbols). Strings are in the language's own symbols, no EOS.
+For whole datasets (splits, manifest, FLaRe's layout) use `launch.export`.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 
 from absl import app, flags
@@ -33,6 +38,9 @@ def main(argv: list[str]) -> None:
   lang = common.user_errors(lambda: languages.make_language(_LANGUAGE.value, _P.value))
   if _TASK.value not in languages.TASKS:
     common.fail(f"--task: unknown task {_TASK.value!r}; allowed: {', '.join(languages.TASKS)}")
+  supported = getattr(lang, "supported_tasks", languages.TASKS)
+  if _TASK.value not in supported:
+    common.fail(f"--task: {_LANGUAGE.value} supports only {', '.join(supported)}, got {_TASK.value!r}")
   if _COUNT.value < 1:
     common.fail(f"--count: must be >= 1, got {_COUNT.value}")
   if not -2 ** 63 <= _SEED.value < 2 ** 63:
@@ -40,28 +48,17 @@ def main(argv: list[str]) -> None:
   common.user_errors(lambda: lang.check_length(_LENGTH.value))
 
   import jax
-  import jax.numpy as jnp
-  import numpy as np
 
-  n = _LENGTH.value
-  batch = jax.device_get(lang.sample(_TASK.value, jax.random.key(_SEED.value),
-                                     jnp.full((_COUNT.value,), n, jnp.int32), n))
-  out = sys.stdout
-  for b in range(_COUNT.value):
-    if _TASK.value == "recognition":
-      s = lang.decode(batch.tokens_BxT[b, :n])
-      label = int(batch.labels_B[b])
-      out.write(json.dumps({"string": s, "label": label}) + "\n" if _FORMAT.value == "jsonl"
-                else f"{s}\t{label}\n")
-    else:
-      s = lang.decode(batch.tokens_BxT[b, 1:n + 1])
-      names = list(lang.alphabet) + ["EOS"]
-      q = np.asarray(batch.targets_BxTxC[b, :n + 1], np.float64)
-      if _FORMAT.value == "jsonl":
-        out.write(json.dumps({"string": s, "next": [dict(zip(names, map(float, row))) for row in q]}) + "\n")
-      else:
-        dists = " ".join("/".join(f"{v:.3g}" for v in row) for row in q)
-        out.write(f"{s}\t{dists}\n")
+  from limits import export, records
+
+  recs = export.sample_records(lang, _TASK.value, jax.random.key(_SEED.value), _LENGTH.value,
+                               _COUNT.value)
+  if _FORMAT.value == "jsonl":
+    lines = (records.to_json(r) for r in recs)
+  else:
+    columns = ["string", "label"] if _TASK.value == "recognition" else ["string", "next"]
+    lines = records.tsv_lines(recs, columns, list(lang.alphabet) + [records.EOS])
+  sys.stdout.write("".join(line + "\n" for line in lines))
 
 
 if __name__ == "__main__":

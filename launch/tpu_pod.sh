@@ -2,7 +2,7 @@
 # Run a limits experiment on every worker of a Cloud TPU VM pod.
 #
 #   launch/tpu_pod.sh --name=limits-pod --zone=us-central2-b --type=v4-32 \
-#       --config=configs/sweep.py:paper --workdir=gs://BUCKET/limits/sweep_paper \
+#       --config=configs/sweep.py:paper --workdir=/mnt/shared/limits/sweep_paper \
 #       [--project=P] [--version=V] [--dry-run] [--allow_dirty] [--help] [-- FLAGS...]
 #
 # 1. Refuses a working tree with uncommitted changes (modified, staged or untracked files
@@ -15,11 +15,14 @@
 #    worker, installs it with jax[tpu] and runs the same `python -m launch.train
 #    --distributed` on --worker=all (jax.distributed auto-detects the pod: one process per
 #    host, the population's members x data mesh over all chips; process 0 writes results).
-# 4. Storage. A gs:// --workdir is shared by every worker: checkpoints, config.json and
-#    results live in the bucket, so rerunning this command (on this pod or a new one)
-#    with the same --workdir resumes from the latest checkpoint. A local --workdir is each
-#    worker's own disk: it is copied back from worker 0 at the end, and a new pod cannot
-#    resume from it.
+# 4. Copies the workdir back from worker 0.
+# Storage: every worker writes its own shards of each checkpoint into --workdir, so on a
+#    multi-host pod --workdir must be shared storage, mounted at the same path on every
+#    worker (Filestore/NFS, or a bucket through gcsfuse; mount it before running this):
+#    then checkpoints are whole, and rerunning this command on a new pod with the same
+#    mount and --workdir resumes from the latest one. A worker-local --workdir holds only
+#    that worker's shards: a new pod cannot resume from it. URL workdirs (gs://) are
+#    refused by the validation until the result writers support them.
 # --dry-run prints the commands of steps 3-4 after running steps 1-2. Extra flags after
 # `--` go to launch.train (e.g. -- --config.train.steps=100). Exit status: launch.train's,
 # 2 for a bad argument, a dirty tree or a bad config.
@@ -76,8 +79,4 @@ run "${G[@]}" ssh "$NAME" "${P[@]}" --worker=all --command \
 TC='p=$(ls /usr/lib/*/libtcmalloc_minimal.so.4 2>/dev/null | head -1); [ -n "$p" ] && export LD_PRELOAD=$p;'
 run "${G[@]}" ssh "$NAME" "${P[@]}" --worker=all --command \
   "cd limits && $TC python -m launch.train --distributed --config=$CONFIG --workdir=$WORKDIR ${EXTRA[*]:-}"
-if [[ "$WORKDIR" == *://* ]]; then
-  echo "results: $WORKDIR (shared storage; rerun this command to resume)"
-else
-  run "${G[@]}" scp --recurse "$NAME":limits/"$WORKDIR" "$(dirname "$WORKDIR")/" "${P[@]}" --worker=0
-fi
+run "${G[@]}" scp --recurse "$NAME":limits/"$WORKDIR" "$(dirname "$WORKDIR")/" "${P[@]}" --worker=0

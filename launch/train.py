@@ -62,6 +62,11 @@ def main(argv: list[str]) -> None:
   if _WORKDIR.value is not None and not _WORKDIR.value.strip():
     common.fail("--workdir: empty; name a directory (or leave the flag out for the "
                 "config's default workdir)")
+  if _WORKDIR.value and "://" in _WORKDIR.value:
+    common.fail(f"--workdir: {_WORKDIR.value}: URL workdirs are not supported yet (results, "
+                f"metrics and plots are written with local file I/O); use a path on a "
+                f"filesystem every host mounts at the same place (NFS, Filestore, or the "
+                f"bucket through gcsfuse)")
   if _VALIDATE_ONLY.value:
     print(f"config ok: {exp.data.language} {exp.data.task}, {len(exp.members)} member"
           f"{'s' if len(exp.members) > 1 else ''}, {exp.train.steps} steps", flush=True)

@@ -1,8 +1,9 @@
 """One experiment end to end: train (resuming if possible), checkpoint, evaluate, write.
 
 `run(exp, workdir)` is what `python -m launch.train` calls, and what a notebook calls.
-Workdir layout: config.json, metrics.jsonl, tensorboard/, checkpoints/, results.csv,
-plots/*.png. Only process 0 writes files other than checkpoints.
+Workdir layout: config.json, metrics.jsonl, tensorboard/ (its hparams/: one HParams session
+per member, `limits.hparams`), checkpoints/, results.csv, plots/*.png. Only process 0
+writes files other than checkpoints.
 
 Faults: SIGTERM (preemption) during training saves a checkpoint after the current step
 and raises `Preempted`; a damaged latest checkpoint is reported and the previous one used
@@ -23,7 +24,7 @@ from typing import Any, Callable, Iterator
 import jax
 import ml_collections
 
-from limits import checkpoint, evaluate, parallel, plots, results
+from limits import checkpoint, evaluate, hparams, parallel, plots, results
 from limits import config as config_lib
 from limits import progress as progress_lib
 from limits import setup as setup_lib
@@ -111,7 +112,14 @@ def _run_locked(exp: config_lib.Experiment, workdir: str, log: Callable[[str], N
     mngr.close()
 
   release_training_memory()
-  return evaluate_and_write(setup, state, workdir)[0]
+  rows = evaluate_and_write(setup, state, workdir)[0]
+  if is_main:
+    try:
+      hparams.write(os.path.join(workdir, "tensorboard"), setup.exp, setup.members, rows,
+                    int(state.step))
+    except OSError as e:  # derived from results.csv, already written: warn, do not fail
+      log(f"warning: TensorBoard HParams not written ({e.strerror or e})")
+  return rows
 
 
 def release_training_memory() -> None:

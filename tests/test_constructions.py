@@ -160,7 +160,8 @@ def test_constructed_workdir_reads_back_and_predicts(tmp_path, repo):
   proc = subprocess.run([sys.executable, "-m", "launch.predict", f"--workdir={wd}"],
                         input="aabb\nabab\naxb\nab\n", capture_output=True, text=True, cwd=repo)
   assert proc.returncode == 2
-  lines = proc.stdout.splitlines()
+  header, *lines = proc.stdout.splitlines()
+  assert header == "string\tp_member\tlabel\tlog_odds"
   assert [l.split("\t")[0] for l in lines] == ["aabb", "abab"]
   assert [l.split("\t")[2] for l in lines] == ["1", "0"]
   assert "line 3" in proc.stderr and "'x'" in proc.stderr
@@ -179,7 +180,7 @@ def test_predict_label_from_log_odds_and_float64(tmp_path, repo):
     proc = subprocess.run([sys.executable, "-m", "launch.predict", f"--workdir={wd}", *extra],
                           input=lines, capture_output=True, text=True, cwd=repo)
     assert proc.returncode == 0, proc.stderr
-    rows = [l.split("\t") for l in proc.stdout.splitlines()]
+    rows = [l.split("\t") for l in proc.stdout.splitlines()[1:]]   # after the header
     assert [r[2] for r in rows] == ["1", "0", "1"], [r[1:] for r in rows]
     lo = [float(r[3]) for r in rows]
     assert lo[0] > 0 > lo[1] and lo[2] > 0

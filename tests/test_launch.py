@@ -49,6 +49,7 @@ def test_workdir_with_another_config_refuses_and_keeps_files(repo, tmp_path):
   for f in ("config.json", "metrics.jsonl", "results.csv", "plots/accuracy.png", "plots/xent.png"):
     assert (workdir / f).exists(), f
   assert any((workdir / "tensorboard").iterdir())
+  assert any((workdir / "tensorboard" / "hparams" / "member_0").iterdir())   # limits.hparams
   before = {p: p.read_bytes() for p in workdir.rglob("*") if p.is_file()}
   r = _run(repo, "launch.train", "--config=configs/parity.py:smoke", "--config.model.heads=1",
            workdir=workdir)
@@ -74,8 +75,8 @@ def test_sample_prints_string_tab_label(repo):
   r = _run(repo, "launch.sample", "--language=parity", "--task=recognition", "--length=7",
            "--count=50", "--seed=3")
   assert r.returncode == 0, r.stderr
-  lines = r.stdout.splitlines()
-  assert len(lines) == 50
+  header, *lines = r.stdout.splitlines()
+  assert header == "string\tlabel" and len(lines) == 50
   for line in lines:
     s, label = line.split("\t")
     assert len(s) == 7 and set(s) <= {"0", "1"}

@@ -282,8 +282,8 @@ def _predict(repo, workdir, data: bytes):
 
 
 @pytest.mark.parametrize("data,printed,needle", [
-    (b"0110\n11\n\xff\xfe\x00\x81\n01\n", 2, "line 3: not valid UTF-8 (byte 0xff at column 1)"),
-    ("0" * 500 + "\n" + "1" * 600 + "\n", 1, "line 2:"),  # learned positions: 512
+    (b"0110\n11\n\xff\xfe\x00\x81\n01\n", 3, "line 3: not valid UTF-8 (byte 0xff at column 1)"),
+    ("0" * 500 + "\n" + "1" * 600 + "\n", 2, "line 2:"),  # learned positions: 512
 ])
 def test_predict_hostile_stdin(repo, reference, data, printed, needle):
   workdir = reference[0]
@@ -292,7 +292,7 @@ def test_predict_hostile_stdin(repo, reference, data, printed, needle):
   err = r.stderr.decode()
   assert r.returncode == 2, err
   assert len(_lines(err)) == 1 and err.startswith("error: ") and needle in err, err
-  assert len(r.stdout.decode().splitlines()) == printed
+  assert len(r.stdout.decode().splitlines()) == printed    # the header, then the valid lines
   after = {p: open(os.path.join(r_, p), "rb").read() for r_, _, fs in os.walk(workdir) for p in fs}
   assert before == after
 

@@ -50,11 +50,10 @@ def test_tpu_pod_dry_run(clean):
   assert len(run) == 1 and "--worker=all" in run[0] and "--distributed" in run[0]
   assert "configs/sweep.py:smoke" in run[0] and "--config.train.steps=5" in run[0]
   assert "jax\\[tpu\\]" in r.stdout and "--worker=0" in lines[-1]
-  # A gs:// workdir is shared storage: nothing is copied back, the rerun resumes there.
+  # A URL workdir is refused by the validation until the writers support it.
   r = _run(clean, *POD, "--workdir=gs://bucket/run")
-  assert r.returncode == 0, r.stderr
-  assert "--worker=0" not in r.stdout and r.stdout.splitlines()[-1].startswith(
-      "results: gs://bucket/run (shared storage")
+  assert r.returncode == 2 and r.stdout == "" and r.stderr.startswith(
+      "error: --workdir: gs://bucket/run: URL workdirs are not supported yet"), r.stderr
 
 
 def test_tpu_pod_refuses_a_dirty_tree_unless_told(clean):
@@ -85,7 +84,7 @@ def test_scripts_validate_the_config_before_any_machine(clean):
 
 
 def test_help(clean):
-  for script, words in (("launch/tpu_pod.sh", ("--allow_dirty", "--validate_only", "gs://",
+  for script, words in (("launch/tpu_pod.sh", ("--allow_dirty", "--validate_only", "shared storage",
                                                "resumes")),
                         ("launch/gpu.sh", ("--validate_only", "--dry-run"))):
     r = _run(clean, script, "--help")
