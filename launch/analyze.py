@@ -106,22 +106,20 @@ def summary_lines(result: dict) -> list[str]:
 def write(result: dict, outdir: str, name: str) -> list[str]:
   """NAME.json, NAME.csv and the figures into outdir; returns the paths."""
   import csv
+  from limits import atomic
   from limits.probes import common as probe_common, figures
   os.makedirs(outdir, exist_ok=True)
   path = os.path.join(outdir, f"{name}.json")
-  with open(path + ".tmp", "w") as f:
-    json.dump(probe_common.jsonable(result), f, indent=1)
-  os.replace(path + ".tmp", path)
+  atomic.write_text(path, json.dumps(probe_common.jsonable(result), indent=1))
   rows = probe_common.jsonable(probe_common.rows(result))
   flat = [{k: (json.dumps(v) if isinstance(v, (list, dict)) else v) for k, v in r.items()}
           for r in rows]
   csv_path = os.path.join(outdir, f"{name}.csv")
   columns = list(dict.fromkeys(k for r in flat for k in r))
-  with open(csv_path + ".tmp", "w", newline="") as f:
+  with atomic.atomic_path(csv_path) as tmp, open(tmp, "w", newline="") as f:
     w = csv.DictWriter(f, fieldnames=columns)
     w.writeheader()
     w.writerows({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()} for r in flat)
-  os.replace(csv_path + ".tmp", csv_path)
   return [path, csv_path] + figures.draw(result, outdir, name)
 
 

@@ -81,7 +81,7 @@ def main(argv: list[str]) -> None:
     common.fail("--lengths: empty; give lengths like 1-1000 or 1-200:5,500 (or leave it out "
                 "for the config's data.eval_lengths)")
 
-  from limits import experiment, results
+  from limits import atomic, experiment, results
 
   overrides: dict = {}
   if _ATTENTION.value:
@@ -102,10 +102,10 @@ def main(argv: list[str]) -> None:
   title = f"{exp.data.language}: {exp.model.attention} attention"
   try:
     rows, programs = experiment.evaluate_and_write(setup, state, out, title)
-    with open(os.path.join(out, MARKER), "w") as f:
-      json.dump({"workdir": os.path.abspath(_WORKDIR.value), "step": int(state.step),
-                 "attention": exp.model.attention, "lengths": _LENGTHS.value,
-                 "batch_size": _BATCH.value}, f, indent=1)
+    atomic.write_text(os.path.join(out, MARKER), json.dumps(
+        {"workdir": os.path.abspath(_WORKDIR.value), "step": int(state.step),
+         "attention": exp.model.attention, "lengths": _LENGTHS.value,
+         "batch_size": _BATCH.value}, indent=1))
   except OSError as e:
     common.fail(common.os_error_line(e), status=common.WRITE_FAILED)
   print(results.format_table(rows, ("length", "accuracy", "xent_bits"), max_rows=25))

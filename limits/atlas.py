@@ -38,7 +38,7 @@ import ml_collections
 import numpy as np
 
 from limits import config as config_lib
-from limits import experiment, results
+from limits import atomic, experiment
 from limits.languages import algebra, automaton, deletang
 from limits import languages as languages_lib
 
@@ -142,7 +142,7 @@ def _write_dfa(d: algebra.DFA, path: str) -> str:
     with open(path) as f:
       if f.read() == text:
         return f"dfa:path={path}"
-  with results.atomic_path(path) as tmp:
+  with atomic.atomic_path(path) as tmp:
     with open(tmp, "w") as f:
       f.write(text)
   return f"dfa:path={path}"
@@ -330,7 +330,7 @@ def write_report(path: str, rows: Sequence[dict[str, Any]], entries: Sequence[En
     lines += ["## Not trained", ""]
     lines += [f"- `{e.spec}`: {e.reason}; DFA {e.verdict.dfa.describe()}" for e in skipped]
     lines.append("")
-  with results.atomic_path(path) as tmp:
+  with atomic.atomic_path(path) as tmp:
     with open(tmp, "w") as f:
       f.write("\n".join(lines) + "\n")
 
@@ -431,7 +431,7 @@ def run(value: str | None, scale_name: str, workdir: str, kinds: Sequence[str] |
       measured.setdefault(kind, {}).update(measure(rows, max(train)))
   rows = atlas_rows(entries, measured, kinds)
   os.makedirs(workdir, exist_ok=True)
-  with results.atomic_path(os.path.join(workdir, "atlas.csv")) as tmp:
+  with atomic.atomic_path(os.path.join(workdir, "atlas.csv")) as tmp:
     with open(tmp, "w", newline="") as f:
       w = csv.DictWriter(f, fieldnames=COLUMNS)
       w.writeheader()

@@ -33,7 +33,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from limits import parallel, results
+from limits import atomic, parallel
 
 CONFIG_FILE = "config.json"
 DIGEST_FILE = "state.sha256"
@@ -102,13 +102,6 @@ def _quiet_orbax_errors():
     if not failed and held.getvalue():
       real.write(held.getvalue())
       real.flush()
-
-
-def atomic_write_text(path: str, text: str) -> None:
-  """Writes `text` to `path` via a temporary file and a rename: a reader (or a run that
-  was killed, or a full disk) never leaves a half-written `path` or a stray temporary."""
-  with results.atomic_path(path) as tmp, open(tmp, "w") as f:
-    f.write(text)
 
 
 def check_writable(workdir: str, flag: str = "--workdir") -> None:
@@ -231,7 +224,7 @@ def check_or_write_config(workdir: str, config: dict[str, Any], write: bool = Tr
     return True
   if write:
     os.makedirs(workdir, exist_ok=True)
-    atomic_write_text(path, json.dumps(fresh, indent=2, sort_keys=True))
+    atomic.write_text(path, json.dumps(fresh, indent=2, sort_keys=True))
   return False
 
 
@@ -242,7 +235,7 @@ def _record(workdir: str, path: str, fresh: dict, changed: dict, why: str) -> No
                      "changed": changed}, sort_keys=True)
   with open(os.path.join(workdir, HISTORY_FILE), "a") as f:
     f.write(line + "\n")
-  atomic_write_text(path, json.dumps(fresh, indent=2, sort_keys=True))
+  atomic.write_text(path, json.dumps(fresh, indent=2, sort_keys=True))
 
 
 class WorkdirLock:
@@ -352,7 +345,7 @@ def save(mngr: ocp.CheckpointManager, step: int, state: Any, force: bool = False
         saved = mngr.save(step, args=ocp.args.StandardSave(state), force=force)
         mngr.wait_until_finished()
         if saved and digest is not None and jax.process_index() == 0:
-          atomic_write_text(os.path.join(_step_dir(mngr, step), DIGEST_FILE),
+          atomic.write_text(os.path.join(_step_dir(mngr, step), DIGEST_FILE),
                             json.dumps({"step": step, "sha256": digest}))
       except Exception:
         for tmp in glob.glob(os.path.join(str(mngr.directory), f"{step}.orbax-checkpoint-tmp*")):

@@ -11,12 +11,13 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from limits import atomic  # noqa: E402
 from limits import results  # noqa: E402
 
 
 def _save(fig, path: str) -> None:
   """PNG via a temporary file and a rename: a full disk leaves no half-written picture."""
-  with results.atomic_path(path) as tmp:
+  with atomic.atomic_path(path) as tmp:
     fig.savefig(tmp, dpi=120, format="png")
 
 

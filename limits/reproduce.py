@@ -35,7 +35,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from limits import checkpoint, construct, experiment, probes
+from limits import atomic, checkpoint, construct, experiment, probes
 from limits import config as config_lib
 from limits import setup as setup_lib
 from limits.models import constructions
@@ -104,16 +104,14 @@ class Report:
 
   def write(self) -> str:
     path = os.path.join(self.workdir, "report.md")
-    with open(path + ".tmp", "w") as f:
-      f.write("\n".join(self.lines) + "\n")
-    os.replace(path + ".tmp", path)
+    atomic.write_text(path, "\n".join(self.lines) + "\n")
     return path
 
 
 def _save(result: dict, outdir: str, name: str) -> list[str]:
   os.makedirs(outdir, exist_ok=True)
-  with open(os.path.join(outdir, f"{name}.json"), "w") as f:
-    json.dump(probe_common.jsonable(result), f, indent=1)
+  atomic.write_text(os.path.join(outdir, f"{name}.json"),
+                    json.dumps(probe_common.jsonable(result), indent=1))
   return figures.draw(result, outdir, name)
 
 
@@ -291,9 +289,9 @@ def theorem6(s: dict, wd: str, rep: Report, log) -> None:
                    t["xent_last_bits"] - ref["optimal_last_bits"], bound])
       data.append({"n": n, "transformer": t, "lstm": l, **ref, "excess_bound_bits": bound})
     os.makedirs(os.path.join(wd, "theorem6"), exist_ok=True)
-    with open(os.path.join(wd, "theorem6", f"hahn_{tag}.json"), "w") as f:
-      json.dump(probe_common.jsonable({"language": lang, "protocol": "hahn", "causal": False,
-                                       "rows": data}), f, indent=1)
+    atomic.write_text(os.path.join(wd, "theorem6", f"hahn_{tag}.json"), json.dumps(
+        probe_common.jsonable({"language": lang, "protocol": "hahn", "causal": False,
+                               "rows": data}), indent=1))
     rep.add(f"**Measured, {lang}** (paper's form; data: theorem6/hahn_{tag}.json):", "")
     rep.table(["n", "transformer xent", "LSTM xent", "optimal", "chance",
                "transformer excess", "transformer to chance", "LSTM excess",

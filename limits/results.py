@@ -5,11 +5,12 @@ Only process 0 writes files (callers pass `write=jax.process_index() == 0`).
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
 import os
 from typing import Any, Sequence
+
+from limits.atomic import atomic_path
 
 RESULT_COLUMNS = ("step", "language", "task", "member", "depth", "heads", "seed", "lr",
                   "train_length", "length", "eval_length", "accuracy", "xent_bits",
@@ -103,21 +104,6 @@ def per_length_table(rows: Sequence[dict[str, Any]], metric: str = "accuracy") -
       row[c] = sum(vals) / len(vals) if vals else float("nan")
     table.append(row)
   return table, columns
-
-
-@contextlib.contextmanager
-def atomic_path(path: str):
-  """Yields a temporary path to write; it becomes `path` by a rename on success and is
-  removed on any failure (disk full, a kill's exception), so readers never see a
-  half-written `path` and no stray temporary is left."""
-  tmp = path + ".tmp"
-  try:
-    yield tmp
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
 
 
 def write_csv(path: str, rows: Sequence[dict[str, Any]]) -> None:

@@ -15,6 +15,8 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from limits import atomic  # noqa: E402
+
 
 def _label(m: dict[str, Any]) -> str:
   if m.get("label"):
@@ -28,7 +30,8 @@ def _save(fig, outdir: str, name: str) -> str:
   os.makedirs(outdir, exist_ok=True)
   path = os.path.join(outdir, name)
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
+  with atomic.atomic_path(path) as tmp:
+    fig.savefig(tmp, dpi=110, format=os.path.splitext(path)[1][1:] or "png")
   plt.close(fig)
   return path
 
