@@ -124,19 +124,17 @@ def init_state(setup: Setup, key: jax.Array | None = None) -> TrainState:
 
   Member m is initialised from its own seed (`key` overrides all seeds, for tests).
   """
-  n = setup.exp.max_train_length
-  batch = member_language(setup, 0).sample(setup.task, jax.random.key(0),
-                                           jnp.full((1,), n, jnp.int32), n)
+  batch = _shape_batch(setup)
   keys_M = member_keys(setup)[0] if key is None else jnp.stack([key] * setup.num_members)
 
   def one(k):
     params = setup.model.init(k, batch.tokens_BxT, batch.readout_B)
     return params, setup.optimizer.init(params)
 
-  params, opt_state = jax.jit(jax.vmap(one))(keys_M)
+  params, opt_state = run_once(jax.vmap(one), keys_M)
   if setup.masked:
     params = _standalone_init(setup, params, keys_M, batch)
-    opt_state = jax.jit(jax.vmap(setup.optimizer.init))(params)
+    opt_state = run_once(jax.vmap(setup.optimizer.init), params)
   m = setup.num_members
   return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=opt_state,
                     diverged_M=jnp.zeros((m,), bool), diverged_step_M=jnp.full((m,), -1, jnp.int32))
@@ -180,8 +178,29 @@ def _standalone_init(setup: Setup, params_M: Any, keys_M: jax.Array,
     idx = np.asarray([i for i, m in enumerate(setup.members) if arch_of(m) == shape])
     small_cfg = population.member_config(cfg, setup.members[int(idx[0])])
     small = make_model(small_cfg, setup.language, setup.task)
-    init = jax.jit(jax.vmap(lambda k: small.init(k, batch.tokens_BxT, batch.readout_B)))
+    init = jax.vmap(lambda k: small.init(k, batch.tokens_BxT, batch.readout_B))
     merged = jax.vmap(population.embed_standalone)(jax.tree.map(lambda x: x[idx], params_M),
-                                                   init(keys_M[idx]))
+                                                   run_once(init, keys_M[idx]))
     params_M = jax.tree.map(lambda a, b: a.at[idx].set(b), params_M, merged)
   return params_M
+
+
+def _shape_batch(setup: Setup) -> languages.Batch:
+  """A one-string batch of the longest training length, zeros: initialisation reads only
+  its shapes (no parameter depends on token values), so nothing is sampled or compiled
+  for it (`jax.eval_shape`)."""
+  n = setup.exp.max_train_length
+  shapes = jax.eval_shape(lambda k: member_language(setup, 0).sample(
+      setup.task, k, jnp.full((1,), n, jnp.int32), n), jax.random.key(0))
+  return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+
+
+def run_once(fn, *args):
+  """`jax.jit(fn)(*args)` for a program that runs once (initialisation). On CPU it is
+  compiled without LLVM's expensive passes (`xla_llvm_disable_expensive_passes`): the
+  same values bit for bit (tests/test_setup.py), in about half the compile time of the
+  threefry-heavy init program."""
+  lowered = jax.jit(fn).lower(*args)
+  options = ({"xla_llvm_disable_expensive_passes": True}
+             if jax.default_backend() == "cpu" else {})
+  return lowered.compile(compiler_options=options)(*args)
