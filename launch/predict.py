@@ -97,6 +97,7 @@ def main(argv: list[str]) -> None:
   import numpy as np
 
   from limits import experiment, memory, population, records
+  from limits.languages import tokens as tokens_lib
   from limits.models import positional
 
   overrides = {"model": {"attention": _ATTENTION.value}} if _ATTENTION.value else None
@@ -143,18 +144,14 @@ def main(argv: list[str]) -> None:
     size = max(1, int(per_call // memory.eval_bytes(exp.model, task, 1, padded + 2)))
     chunks += [(padded, idx[i:i + size]) for i in range(0, len(idx), size)]
   for padded, idx in chunks:
-    toks = np.full((len(idx), padded + 1), lang.pad, np.int32)
     sym = np.zeros((len(idx), padded), np.int32)
     for row, i in enumerate(idx):
       ids = lang.encode(strings[i])
       sym[row, :len(ids)] = ids
-      if task == "recognition":
-        toks[row, :len(ids)] = ids
-        toks[row, len(ids)] = lang.eos
-      else:
-        toks[row, 0] = lang.bos
-        toks[row, 1:len(ids) + 1] = ids
     readout = jnp.asarray([len(strings[i]) for i in idx], jnp.int32)
+    layout = (tokens_lib.recognition_tokens if task == "recognition"
+              else tokens_lib.prediction_tokens)
+    toks = layout(sym, readout, lang.n_symbols)
     logits = np.asarray(apply(params, jnp.asarray(toks), readout), np.float64)
     is_member = np.asarray(accepts(jnp.asarray(sym), readout))
     for row, i in enumerate(idx):

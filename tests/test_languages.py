@@ -15,7 +15,7 @@ import pytest
 from scipy import stats
 
 from limits import languages
-from limits.languages import base
+from limits.languages import threefry
 
 # Independent recognisers: plain Python, written without the library's samplers. ---------
 
@@ -356,7 +356,7 @@ def test_threefry2x32_known_answers():
            ((0xFFFFFFFF,) * 4, (0x1CB996FC, 0xBB002BE7)),
            ((0x13198A2E, 0x03707344, 0x243F6A88, 0x85A308D3), (0xC4923A9C, 0x483DF7A0))]
   for (k0, k1, x0, x1), want in cases:
-    got = base.threefry2x32(*u(k0, k1, x0, x1))
+    got = threefry.threefry2x32(*u(k0, k1, x0, x1))
     assert [int(g) for g in got] == list(want)
 
 

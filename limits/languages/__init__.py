@@ -12,8 +12,10 @@ from __future__ import annotations
 from typing import Callable
 
 from limits.languages import deletang
-from limits.languages import base, counter, dfa, dyck, regular, shuffle_dyck
-from limits.languages.base import Batch, Language, TARGETS, TASKS
+from limits.languages import counter, dfa, dyck, regular, shuffle_dyck
+from limits.languages import spec as spec_lib
+from limits.languages.base import Language, TARGETS, TASKS
+from limits.languages.tokens import Batch
 from limits.languages.parity import Parity
 
 
@@ -107,7 +109,7 @@ def make_language(spec: str, p: float = 0.5, *, near_miss_fraction: float = 0.0,
   near_miss_fraction and targets: see `Language.configure` (data.near_miss_fraction,
   data.targets in the config).
   """
-  name, params = base.parse_spec(spec)
+  name, params = spec_lib.parse_spec(spec)
   if name not in LANGUAGES:
     raise ValueError(f"data.language: unknown language {name!r}; "
                      f"allowed: {', '.join(sorted(LANGUAGES))}")

@@ -10,7 +10,7 @@ counter clipped at +-L, e.g. MAJORITY) or not (every regular language). From it:
   an accepting (member table) or rejecting (non-member table) state, in float64 log space
   (no overflow at n = 4096), stored as float32. A member (non-member) of length n is
   drawn forward with P(x_t = a | s) = N_{n-t-1}(delta(s, a)) / N_{n-t}(s): uniform over
-  its class (to 2^-24, see base.UNIFORM_BITS). One right-aligned `lax.scan` over positions
+  its class (to 2^-24, see threefry.UNIFORM_BITS). One right-aligned `lax.scan` over positions
   (`_forward`) whose body is a gather, a compare and a transition; the uniforms and the
   per-step fixed-point thresholds (float64 on the host) come in as the scan's xs.
 - Generator (next-symbol prediction; generalises the paper's PARITY automaton): in an
@@ -41,6 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from limits.languages import base
+from limits.languages import threefry
 
 NEG_INF = -np.inf
 # Combined states x symbols up to which the sampler's body selects instead of gathering.
@@ -220,7 +221,7 @@ class AutomatonLanguage(base.Language):
         tot = cum[..., -1:]
         # Unreachable (label, state, r): any choice (the row is inactive or absent).
         cum = np.where(tot > 0, cum / np.where(tot > 0, tot, 1.0), 1.0)
-        thr = base.fixed_point(cum[..., :-1])                            # [G, R, S, A-1]
+        thr = threefry.fixed_point(cum[..., :-1])                            # [G, R, S, A-1]
         th[L - 1 - r] = np.moveaxis(thr, 1, 0).reshape(len(r), nx.shape[0], max(A - 1, 0))
       with jax.ensure_compile_time_eval():
         cache[(max_length, kind)] = (jnp.asarray(th), jnp.asarray(nx, jnp.int32))
@@ -252,7 +253,7 @@ class AutomatonLanguage(base.Language):
     """
     th, nx = self._step_tables(max_length, kind)
     B, L = lengths_B.shape[0], max_length
-    u_LxB = base.uniform_ints(key, (L, B))
+    u_LxB = threefry.uniform_ints(key, (L, B))
     first_B = L - lengths_B
 
     C, A = nx.shape
@@ -278,7 +279,7 @@ class AutomatonLanguage(base.Language):
       return jnp.where(j >= first_B, c_new, c_B), a_B
 
     _, sym_LxB = jax.lax.scan(step, c0_B, (jnp.arange(L), th, u_LxB))
-    return base.left_align(sym_LxB, first_B)
+    return threefry.left_align(sym_LxB, first_B)
 
   def sample_symbols(self, key, labels_B, lengths_B, max_length):
     d = self._dev(max_length)

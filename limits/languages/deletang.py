@@ -27,12 +27,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from limits.languages import base
+from limits.languages import tokens
 
 
-class ClassificationTask(base.Language):
+class ClassificationTask(base.Recogniser):
   """Uniform strings labelled by an automaton: delta[S, N], class of each state."""
 
-  supported_tasks = ("recognition",)
   supports_near_misses = False   # classes of uniform strings, not members / non-members
 
   def __init__(self, name: str, alphabet: tuple[str, ...], delta: np.ndarray, start: int,
@@ -85,12 +85,8 @@ class ClassificationTask(base.Language):
   def recognition(self, key, lengths_B, max_length):
     sym = self._uniform(key, lengths_B.shape[0], max_length)
     labels = self.classify(sym, lengths_B)
-    t = jnp.arange(max_length + 1)[None, :]
-    n = lengths_B[:, None]
-    sym = jnp.pad(sym, ((0, 0), (0, 1)))
-    tokens = jnp.where(t < n, sym, jnp.where(t == n, self.eos, self.pad))
-    return base.Batch(tokens_BxT=tokens.astype(jnp.int32), lengths_B=lengths_B.astype(jnp.int32),
-                      labels_B=labels.astype(jnp.int32))
+    return tokens.Batch(tokens_BxT=tokens.recognition_tokens(sym, lengths_B, self.n_symbols),
+                        lengths_B=lengths_B.astype(jnp.int32), labels_B=labels.astype(jnp.int32))
 
   def class_distribution(self, n: int) -> np.ndarray:
     """float64[n_classes]: exact class probabilities of a uniform string of length n."""
@@ -109,15 +105,6 @@ class ClassificationTask(base.Language):
   def chance_xent_bits(self, task: str, n: int) -> float:
     """Entropy of the class distribution at length n (the best input-ignoring guess)."""
     return base.entropy_bits(self.class_distribution(n))
-
-  def _no_prediction(self, *args, **kwargs):
-    raise ValueError(f"data.task: {self.name} is a classification task; allowed: recognition")
-
-  sample_symbols = _no_prediction
-  sample_prefixes = _no_prediction
-  next_symbol_distribution = _no_prediction
-  prefix_entropies_bits = _no_prediction
-  prefix_mean_distributions = _no_prediction
 
 
 def even_pairs(p: float = 0.5) -> ClassificationTask:

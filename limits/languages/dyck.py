@@ -44,6 +44,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from limits.languages import automaton, base
+from limits.languages import sampling
+from limits.languages import threefry
 
 BRACKETS = "()[]{}<>"
 NEG_INF = -np.inf
@@ -200,7 +202,7 @@ class Dyck(base.SplitClasses):
     with np.errstate(invalid="ignore"):
       p = np.exp(lo - np.logaddexp(lo, lc))
     p = np.where(np.isfinite(p), p, 1.0)      # unreachable (r, d): any choice
-    th = base.fixed_point(p[:L])              # row r: r symbols follow this one
+    th = threefry.fixed_point(p[:L])              # row r: r symbols follow this one
     with jax.ensure_compile_time_eval():
       return jnp.asarray(np.ascontiguousarray(th), jnp.int32)
 
@@ -217,8 +219,8 @@ class Dyck(base.SplitClasses):
     th = self._thresholds(max_length, kind)[::-1]     # step order: row j has r = L - 1 - j
     B, L, W = lengths_B.shape[0], max_length, th.shape[1]
     k_u, k_t = jax.random.split(key)
-    u_LxB = base.uniform_ints(k_u, (L, B))
-    t_LxB = base.uniform_symbols(k_t, L, B, self.k).astype(jnp.uint32)
+    u_LxB = threefry.uniform_ints(k_u, (L, B))
+    t_LxB = threefry.uniform_symbols(k_t, L, B, self.k).astype(jnp.uint32)
     first_B = L - lengths_B
 
     def run(slots):
@@ -245,7 +247,7 @@ class Dyck(base.SplitClasses):
     sym_LxB, overflow = run(small)
     if small < W:
       sym_LxB = jax.lax.cond(overflow, lambda: run(W)[0], lambda: sym_LxB)
-    return base.left_align(sym_LxB, first_B)
+    return threefry.left_align(sym_LxB, first_B)
 
   def sample_class(self, key, label, lengths_B, max_length):
     if label == 1:
@@ -268,7 +270,7 @@ class Dyck(base.SplitClasses):
       members_BxL = self._walk(k_mem, lengths_B, max_length, "member")
     close = members_BxL % 2
     B, L = members_BxL.shape
-    draw = lambda i: 2 * base.uniform_symbols(jax.random.fold_in(k_typ, i), B, L, self.k) + close
+    draw = lambda i: 2 * threefry.uniform_symbols(jax.random.fold_in(k_typ, i), B, L, self.k) + close
     skip = (lengths_B == 0) | (self.k == 1)
     x0 = draw(0)
     bad0 = self.accepts(x0, lengths_B) & ~skip
@@ -280,7 +282,7 @@ class Dyck(base.SplitClasses):
 
     def cond(carry):
       i, _, bad = carry
-      return (i < base.REJECTION_ROUNDS) & jnp.any(bad)
+      return (i < sampling.REJECTION_ROUNDS) & jnp.any(bad)
 
     _, x, _ = jax.lax.while_loop(cond, body, (jnp.int32(1), x0, bad0))
     return x
@@ -330,7 +332,7 @@ class Dyck(base.SplitClasses):
 
   def accepts_time_major(self, x_LxB, lengths_B):
     """Membership of strings given as [L, B], by one left-to-right pass with the stack,
-    stopping as soon as every row has failed or ended (`base.until_all_fail`)."""
+    stopping as soon as every row has failed or ended (`sampling.until_all_fail`)."""
     L, B = x_LxB.shape
     cap = max(L // 2, 1) if self.depth is None else min(max(L // 2, 1), self.depth)
 
@@ -344,7 +346,7 @@ class Dyck(base.SplitClasses):
       return (d_B, st), good
 
     init = (jnp.zeros((B,), jnp.int32), self._empty_stack(cap, B))
-    (d_B, _), ok_B = base.until_all_fail(x_LxB, lengths_B, init, step)
+    (d_B, _), ok_B = sampling.until_all_fail(x_LxB, lengths_B, init, step)
     return ok_B & (d_B == 0)
 
   def theorem6_p0(self, n: int, samples: int, key: jax.Array) -> float:

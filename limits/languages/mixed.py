@@ -9,7 +9,7 @@ generator) padded to a common state count and stacked on a leading language axis
 jitted step trains member m on its own language.
 
 Bit-exactness: a bound language draws the same uniforms as the language alone
-(`base.uniform_ints` on the same key) and compares them with the same integer thresholds;
+(`threefry.uniform_ints` on the same key) and compares them with the same integer thresholds;
 padded states are never reached. So a member's batches equal those of its language's
 own sampler, symbol for symbol (tested).
 
@@ -27,8 +27,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from limits.languages import automaton, base
+from limits.languages import threefry
 
-FULL = 1 << base.UNIFORM_BITS   # a threshold no uniform reaches: always the first symbol
+FULL = 1 << threefry.UNIFORM_BITS   # a threshold no uniform reaches: always the first symbol
 
 
 @flax.struct.dataclass
@@ -140,7 +141,7 @@ class BoundDFA(base.Language):
     """automaton.AutomatonLanguage._forward with gathers (the tables are data)."""
     B, L = lengths_B.shape[0], max_length
     A = nx.shape[1]
-    u_LxB = base.uniform_ints(key, (L, B))
+    u_LxB = threefry.uniform_ints(key, (L, B))
     first_B = L - lengths_B
     nx_flat = nx.reshape(-1)
 
@@ -151,7 +152,7 @@ class BoundDFA(base.Language):
       return jnp.where(j >= first_B, c_new, c_B), a_B
 
     _, sym_LxB = jax.lax.scan(step, c0_B, (jnp.arange(L), th, u_LxB))
-    return base.left_align(sym_LxB, first_B)
+    return threefry.left_align(sym_LxB, first_B)
 
   def sample_symbols(self, key, labels_B, lengths_B, max_length):
     self._check(max_length)

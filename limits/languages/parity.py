@@ -31,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from limits.languages import automaton, base
+from limits.languages import threefry
 
 PREFIXES = ("generator", "uniform")
 
@@ -63,7 +64,7 @@ class Parity(base.Language):
     return (ones % 2) == self._member_parity()
 
   def sample_symbols(self, key, labels_B, lengths_B, max_length):
-    bits = base.uniform_symbols(key, lengths_B.shape[0], max_length, 2)   # 32 bits a word
+    bits = threefry.uniform_symbols(key, lengths_B.shape[0], max_length, 2)   # 32 bits a word
     pos = jnp.arange(max_length)[None, :]
     n = lengths_B[:, None]
     head = jnp.where(pos < n - 1, bits, 0)
@@ -75,7 +76,7 @@ class Parity(base.Language):
   def sample_prefixes(self, key, lengths_B, max_length):
     if self.prefixes == "generator":
       return self._generator.sample_prefixes(key, lengths_B, max_length)
-    return base.uniform_symbols(key, lengths_B.shape[0], max_length, 2)
+    return threefry.uniform_symbols(key, lengths_B.shape[0], max_length, 2)
 
   def _q(self):
     even = np.array([(1 - self.p) / 2, (1 - self.p) / 2, self.p])

@@ -36,6 +36,8 @@ import numpy as np
 from scipy import special
 
 from limits.languages import automaton, base, dyck
+from limits.languages import sampling
+from limits.languages import threefry
 
 EXACT_BUDGET = 5e7
 MC_SAMPLES = 4096
@@ -73,7 +75,7 @@ class ShuffleDyck(base.SplitClasses):
 
   def accepts_time_major(self, x_LxB, lengths_B):
     """Membership of [L, B] strings: one pass over positions with the k counts, stopping
-    once every row has failed or ended (`base.until_all_fail`)."""
+    once every row has failed or ended (`sampling.until_all_fail`)."""
     k = self.k
 
     def step(c_KxB, x_B, live):
@@ -81,7 +83,7 @@ class ShuffleDyck(base.SplitClasses):
       c_KxB = c_KxB + jnp.where(hit_KxB, jnp.where(x_B % 2 == 0, 1, -1)[None, :], 0)
       return c_KxB, jnp.all(c_KxB >= 0, axis=0)
 
-    c_KxB, ok_B = base.until_all_fail(x_LxB, lengths_B, jnp.zeros((k, x_LxB.shape[1]), jnp.int32),
+    c_KxB, ok_B = sampling.until_all_fail(x_LxB, lengths_B, jnp.zeros((k, x_LxB.shape[1]), jnp.int32),
                                       step)
     return ok_B & jnp.all(c_KxB == 0, axis=0)
 
@@ -120,7 +122,7 @@ class ShuffleDyck(base.SplitClasses):
     probability r_j / r (a uniform interleaving, drawn sequentially), and its bracket opens
     with the ballot probability (r_j - c_j)(c_j + 2) / (2 r_j (c_j + 1)) at depth c_j (a
     uniform Dyck-1 word). Both are fixed-point thresholds against 24-bit uniforms,
-    computed in float32 from integers (exact to about 2^-24, as `base.fixed_point`).
+    computed in float32 from integers (exact to about 2^-24, as `threefry.fixed_point`).
     """
     B, L, k = lengths_B.shape[0], max_length, self.k
     comp = self._composition(L)             # comp[j] splits among k - j types
@@ -131,8 +133,8 @@ class ShuffleDyck(base.SplitClasses):
       parts.append(a)
       rem = rem - a
     r0_KxB = jnp.stack(parts + [rem], axis=0)
-    u_2xLxB = base.uniform_ints(keys[k], (2, L, B))
-    scale = float(1 << base.UNIFORM_BITS)
+    u_2xLxB = threefry.uniform_ints(keys[k], (2, L, B))
+    scale = float(1 << threefry.UNIFORM_BITS)
     fix = lambda num, den: jnp.round(num * scale / jnp.maximum(den, 1.0)).astype(jnp.int32)
 
     def step(carry, inp):

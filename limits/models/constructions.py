@@ -5,7 +5,7 @@
 the parameters. `experiment(c)` wraps it in a validated `Experiment` (train.steps = 0), so
 `launch.construct` writes a workdir every other entry point reads like a trained one.
 
-Token layout (limits/languages/base.py): symbols 0..N-1, EOS = N, BOS = N+1, PAD = N+2;
+Token layout (limits/languages/tokens.py): symbols 0..N-1, EOS = N, BOS = N+1, PAD = N+2;
 recognition reads y_n^(L) at the EOS position n. With `positional=cc`, dims 0 and 1 of
 y^(0) hold [i/N, (-1)^i] where N = n + 1 tokens (symbols and EOS), positions from 0.
 
@@ -42,6 +42,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from limits.languages import tokens as tokens_lib
 from limits.models.transformer import ModelConfig, Transformer
 
 BRACKETS = {"(": ")", "[": "]", "{": "}", "<": ">"}
@@ -338,9 +339,9 @@ def tokens(c: Construction, strings: list[str], pad_to: int | None = None) -> tu
   """Recognition tokens int32[B, T] (x_1..x_n EOS PAD...) and readout positions int32[B]."""
   n_sym = len(c.alphabet)
   index = {s: i for i, s in enumerate(c.alphabet)}
-  t = (pad_to if pad_to is not None else max(len(s) for s in strings)) + 1
-  out = np.full((len(strings), t), n_sym + 2, np.int32)
+  sym = np.zeros((len(strings), pad_to if pad_to is not None else max(len(s) for s in strings)),
+                 np.int32)
   for b, s in enumerate(strings):
-    out[b, :len(s)] = [index[ch] for ch in s]
-    out[b, len(s)] = n_sym
-  return out, np.asarray([len(s) for s in strings], np.int32)
+    sym[b, :len(s)] = [index[ch] for ch in s]
+  lengths = np.asarray([len(s) for s in strings], np.int32)
+  return np.asarray(tokens_lib.recognition_tokens(sym, lengths, n_sym)), lengths

@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from limits import population
+from limits.languages import tokens as tokens_lib
 from limits import setup as setup_lib
 
 
@@ -115,8 +116,8 @@ def readout_features(mem: Member, params: Any, tokens_BxT: jax.Array, chunk: int
 def recognition_tokens(language, symbols_BxN: jax.Array) -> tuple[jax.Array, jax.Array]:
   """(tokens_BxT, readout_B) for strings of n symbols: x_1..x_n EOS, read at n."""
   b, n = symbols_BxN.shape
-  tokens = jnp.concatenate([symbols_BxN, jnp.full((b, 1), language.eos, jnp.int32)], axis=1)
-  return tokens.astype(jnp.int32), jnp.full((b,), n, jnp.int32)
+  lengths_B = jnp.full((b,), n, jnp.int32)
+  return tokens_lib.recognition_tokens(symbols_BxN, lengths_B, language.n_symbols), lengths_B
 
 
 def task_tokens(language, task: str, symbols_BxN: jax.Array) -> tuple[jax.Array, jax.Array, int]:
@@ -129,8 +130,8 @@ def task_tokens(language, task: str, symbols_BxN: jax.Array) -> tuple[jax.Array,
     tokens, readout = recognition_tokens(language, symbols_BxN)
     return tokens, readout, 0
   b, n = symbols_BxN.shape
-  tokens = jnp.concatenate([jnp.full((b, 1), language.bos, jnp.int32), symbols_BxN], axis=1)
-  return tokens.astype(jnp.int32), jnp.full((b,), n, jnp.int32), 1
+  lengths_B = jnp.full((b,), n, jnp.int32)
+  return tokens_lib.prediction_tokens(symbols_BxN, lengths_B, language.n_symbols), lengths_B, 1
 
 
 def _chunks(sym_BxN: jax.Array, batch: int) -> tuple[jax.Array, int]:
