@@ -40,7 +40,7 @@ import ml_collections
 
 from configs import parity
 
-VARIANTS = ("default", "smoke", "paper", "deletang", "deletang_cpu", "hahn")
+VARIANTS = ("default", "default_smoke", "smoke", "paper", "deletang", "deletang_cpu", "hahn")
 # Delétang et al. (2023) §4's five positional encodings, in their order.
 DELETANG_POSITIONALS = "none,sinusoidal,relative,alibi,rotary"
 
@@ -54,7 +54,21 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.model.update(depth=2, heads=4, width=32, mlp_width=64)
   c.data.update(eval_lengths="1-40,50-200:10")
   c.train.update(steps=1500)
-  if variant == "smoke":
+  if variant in ("default", "default_smoke"):
+    # The paper's point in one run: PARITY against 1* (a language the theory allows), the
+    # soft transformer grid against an LSTM (model.depth layers of model.width), both
+    # kinds trained on the same batches, evaluated to 10x the longest training length.
+    c.sweep.update(kinds="transformer,lstm", languages="parity;one")
+    c.model.update(depth=1)
+    c.data.update(train_lengths="1-20", eval_lengths="1-20,25,30,40,50,60,80,100,120,150,200")
+    c.train.update(steps=1000)
+    if variant == "default_smoke":
+      c.sweep.update(heads="1,2")
+      c.model.update(heads=2, width=16, mlp_width=32)
+      c.data.update(train_lengths="1-6", eval_lengths="1-6,8,12")
+      c.train.update(steps=20, log_every=10, checkpoint_every=20)
+      c.eval.update(batch_size=16, bucket=8)
+  elif variant == "smoke":
     c.sweep.update(heads="1,2")
     c.model.update(depth=1, heads=2, width=16, mlp_width=32)
     c.train.update(steps=30)

@@ -85,8 +85,9 @@ def main(argv: list[str]) -> None:
 
   def check_memory():
     limit = memory.budget(_MAX_MEMORY.value)
-    memory.check_train(exp, _jax.local_device_count(), limit)
-    memory.check_eval(exp, limit)
+    for _, part in exp.parts():    # sweep.kinds: each kind's population runs on its own
+      memory.check_train(part, _jax.local_device_count(), limit)
+      memory.check_eval(part, limit)
   common.user_errors(check_memory)  # before config.json is written or anything compiles
   common.user_errors(lambda: checkpoint.check_or_write_config(workdir, exp.to_dict(), write=False))
   common.user_errors(lambda: checkpoint.check_writable(workdir))  # before anything compiles
@@ -102,29 +103,26 @@ def main(argv: list[str]) -> None:
   import jax
   if jax.process_index() != 0:  # process 0 prints the report (and wrote every file)
     sys.exit(DIVERGED if any(r["diverged"] for r in rows) else 0)
-  members = exp.members
   print()
   from limits import population
-  heads_k = (f", head width {population.head_width(exp.model, members)}"
-             if exp.model.kind == "transformer" else "")
-  print(f"{exp.data.language} {exp.data.task}, {exp.model.kind} ({exp.model.attention} attention, "
-        f"width {exp.model.width}{heads_k}), {len(members)} member{'s' if len(members) > 1 else ''}:")
+  parts = [part for _, part in exp.parts()]
+  members = [m for part in parts for m in part.members]
+  desc = []
+  for part in parts:
+    m = part.model
+    desc.append(f"{m.kind} ({m.attention} attention, width {m.width}, head width "
+                f"{population.head_width(m, part.members)})" if m.kind == "transformer"
+                else f"{m.kind} ({m.depth} layer{'s' if m.depth > 1 else ''}, width {m.width})")
+  langs = exp.sweep.languages or (exp.data.language,)
+  print(f"{' and '.join(langs)} {exp.data.task}, {' and '.join(desc)}, {len(members)} "
+        f"member{'s' if len(members) > 1 else ''}:")
   if len(members) == 1:
     print(results.format_table(rows, ("length", "accuracy", "xent_bits", "optimal_xent_bits",
                                       "chance_xent_bits"), max_rows=25))
     if len(rows) > 25:
       print(f"(a selection of the {len(rows)} lengths; all are in results.csv)")
   else:
-    table, columns = results.per_length_table(rows)
-    print("accuracy per length (mean over seeds and learning rates):")
-    print(results.format_table(table, ["length"] + columns, max_rows=25))
-    print()
-    table = results.summary(rows)
-    pe = ("positional",) if table and "positional" in table[0] else ()   # sweep.positionals
-    print(results.format_table(table, ("train_length", "depth", "heads") + pe + (
-        "members", "mean_ood_accuracy", "best_ood_accuracy", "diverged")))
-    print("(accuracy: mean over evaluated lengths beyond each member's training lengths; "
-          "mean and best over seeds and learning rates)")
+    print(results.report(rows))
   print(f"results: {os.path.join(workdir, 'results.csv')}")
   print(f"plots:   {os.path.join(workdir, 'plots')}/")
   diverged = sorted({r["member"] for r in rows if r["diverged"]})

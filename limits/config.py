@@ -64,6 +64,10 @@ class TrainConfig:
   # members loses to a loop there). With members split over devices, the largest
   # divisor of a device's member count not above this value.
   member_chunk: int = -1
+  # Early stop (0 = off): a member whose whole training batch is classified correctly on
+  # this many consecutive steps stops; its updates are masked (the population's program
+  # keeps its shape), and training ends when every member has stopped or diverged.
+  early_stop_steps: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,6 +153,8 @@ class Experiment:
       del d["sweep"]["positionals"]
     if not self.sweep.kinds:
       del d["sweep"]["kinds"]       # one kind: config.json as before
+    if not self.train.early_stop_steps:
+      del d["train"]["early_stop_steps"]   # off: config.json as before
     del d["model"]["positional_mix"]   # derived (population.max_model_config), never configured
     return d
 
@@ -450,7 +456,7 @@ def _train_section(cfg: ml_collections.ConfigDict) -> "TrainConfig":
   t = _get(cfg, "train", TrainConfig)
   for k, lo in (("steps", 0), ("batch_size", 1), ("warmup_steps", 0), ("seed", 0),
                 ("checkpoint_every", 1), ("keep_checkpoints", 1), ("log_every", 1),
-                ("member_chunk", -1)):
+                ("member_chunk", -1), ("early_stop_steps", 0)):
     _int(t, k, f"train.{k}", lo)
   _float(t, "learning_rate", "train.learning_rate", 0.0, open_lo=True)
   _float(t, "weight_decay", "train.weight_decay", 0.0)

@@ -10,6 +10,7 @@ Letters: G lengths per group, S strings per length.
 
 from __future__ import annotations
 
+import time
 from typing import Any, Callable
 
 import jax
@@ -97,46 +98,80 @@ def strings_at_once(setup: setup_lib.Setup, padded: int) -> int:
 
 
 class Evaluator:
-  """Caches one compiled program per padded size; counts the programs it compiles."""
+  """Caches one compiled program per padded size (and group width); counts them.
 
-  def __init__(self, setup: setup_lib.Setup):
+  `log`, if given, receives progress lines (lengths done, rate, ETA) while a call runs,
+  at most one every `LOG_EVERY_S` seconds and one at the end.
+  """
+
+  LOG_EVERY_S = 2.0
+
+  def __init__(self, setup: setup_lib.Setup, log: Callable[[str], None] | None = None):
     self.setup = setup
-    self.compiled: dict[int, Callable] = {}
+    self.log = log
+    self.compiled: dict[tuple[int, int], Callable] = {}
 
   @property
   def num_programs(self) -> int:
     return len(self.compiled)
 
-  def _fn(self, padded: int) -> Callable:
-    if padded not in self.compiled:
-      self.compiled[padded] = jax.jit(make_eval_fn(self.setup, padded))
-    return self.compiled[padded]
+  def _fn(self, padded: int, g: int) -> Callable:
+    if (padded, g) not in self.compiled:
+      self.compiled[(padded, g)] = jax.jit(make_eval_fn(self.setup, padded))
+    return self.compiled[(padded, g)]
+
+  def calls(self, lengths: tuple[int, ...]) -> list[tuple[int, list[int], list[int]]]:
+    """(padded size, lengths, lengths padded to the group width) of each evaluation call.
+
+    A bucket's lengths are split into the fewest groups of at most `eval.group`, of equal
+    width, the last padded with copies of its last length: one program per bucket, and
+    a bucket with a few lengths evaluates a few (a fixed width of 8 evaluated a bucket
+    holding one length eight times over).
+    """
+    e = self.setup.exp.eval
+    by_bucket: dict[int, list[int]] = {}
+    for n in lengths:
+      by_bucket.setdefault(bucket_of(n, e.bucket), []).append(n)
+    out = []
+    for padded, ns in sorted(by_bucket.items()):
+      k = -(-len(ns) // e.group)
+      g = -(-len(ns) // k)
+      for i in range(0, len(ns), g):
+        chunk = ns[i:i + g]
+        out.append((padded, chunk, chunk + [chunk[-1]] * (g - len(chunk))))
+    return out
 
   def __call__(self, params_M: Any, lengths: tuple[int, ...] | None = None) -> list[list[dict[str, float]]]:
     """Per member, one dict per length: length, accuracy, xent_bits, optimal and chance."""
     exp = self.setup.exp
     lengths = tuple(sorted(lengths or exp.data.eval_lengths))
     key = jax.random.key(exp.eval.seed)
-    by_bucket: dict[int, list[int]] = {}
-    for n in lengths:
-      by_bucket.setdefault(bucket_of(n, exp.eval.bucket), []).append(n)
-    pending = []
-    for padded, ns in sorted(by_bucket.items()):
-      g = exp.eval.group
-      for i in range(0, len(ns), g):
-        chunk = ns[i:i + g]
-        # Pad the group with copies of its last length: the shape, and so the program,
-        # stays the same for every group of this bucket.
-        lengths_G = jnp.asarray(chunk + [chunk[-1]] * (g - len(chunk)), jnp.int32)
-        pending.append((chunk, self._fn(padded)(params_M, key, lengths_G)))
+    calls = self.calls(lengths)
+    progress = _Progress(self.setup, calls, self.log, self.LOG_EVERY_S)
     m = self.setup.num_members
     results: list[dict[int, dict[str, float]]] = [{} for _ in range(m)]
-    for chunk, out in pending:
+
+    def collect(chunk, out):
       out = parallel.fetch(out)
       for i in range(m):
         for j, n in enumerate(chunk):
           results[i][n] = {"accuracy": float(out["accuracy"][i, j]),
                            "xent_bits": float(out["xent_bits"][i, j])}
+      progress.done(chunk)
+
+    # The next call is dispatched (and its program compiled) before the previous call's
+    # results are read, so the device keeps working while the host waits.
+    pending = None
+    for padded, chunk, padded_chunk in calls:
+      out = self._fn(padded, len(padded_chunk))(params_M, key,
+                                                jnp.asarray(padded_chunk, jnp.int32))
+      if pending is not None:
+        collect(*pending)
+      pending = (chunk, out)
+    if pending is not None:
+      collect(*pending)
+    progress.finish()
+
     def reference(lang):
       return {n: {"optimal_xent_bits": lang.optimal_xent_bits(exp.data.task, n),
                   "chance_xent_bits": lang.chance_xent_bits(exp.data.task, n)}
@@ -154,3 +189,38 @@ class Evaluator:
       results[i] = {n: {**results[i][n], **ref[n]} for n in lengths if n in ref}
     return [[{"length": n, **results[i][n]} for n in lengths if n in results[i]]
             for i in range(m)]
+
+
+class _Progress:
+  """Evaluation progress lines: lengths done, elapsed time, rate and ETA. The ETA weighs
+  each length by its cost (padded size squared for attention, the size for an LSTM)."""
+
+  def __init__(self, setup: setup_lib.Setup, calls, log, every_s: float):
+    quadratic = setup.model.cfg.kind == "transformer"
+    self.cost = {n: float(p) ** (2 if quadratic else 1) for p, chunk, _ in calls for n in chunk}
+    self.total = sum(self.cost.values()) or 1.0
+    self.count = len(self.cost)
+    self.log, self.every_s = log, every_s
+    self.t0 = self.last = time.perf_counter()
+    self.spent = 0.0
+    self.lengths = 0
+
+  def line(self) -> str:
+    dt = time.perf_counter() - self.t0
+    rate = self.lengths / dt if dt > 0 else 0.0
+    eta = dt * (self.total - self.spent) / self.spent if self.spent else float("nan")
+    eta_s = time.strftime("%M:%S", time.gmtime(eta)) if eta == eta else "--:--"
+    return (f"eval {self.lengths:>4d}/{self.count} lengths  {dt:6.1f} s  {rate:6.2f} lengths/s"
+            f"  ETA {eta_s}")
+
+  def done(self, chunk) -> None:
+    self.spent += sum(self.cost[n] for n in chunk)
+    self.lengths += len(chunk)
+    now = time.perf_counter()
+    if self.log is not None and self.lengths < self.count and now - self.last >= self.every_s:
+      self.last = now
+      self.log(self.line())
+
+  def finish(self) -> None:
+    if self.log is not None and self.count:
+      self.log(self.line())

@@ -48,9 +48,36 @@ def run(exp: config_lib.Experiment, workdir: str, log: Callable[[str], None] = p
   if is_main:
     lock.acquire()
   try:
+    if len(exp.parts()) > 1:
+      return _run_parts(exp, workdir, log, stop_after, is_main)
     return _run_locked(exp, workdir, log, stop_after, is_main)
   finally:
     lock.release()
+
+
+def _run_parts(exp: config_lib.Experiment, workdir: str, log: Callable[[str], None],
+               stop_after: int | None, is_main: bool) -> list[dict[str, Any]]:
+  """`sweep.kinds`: each kind's population trained and evaluated in `workdir/<kind>/` (a
+  workdir of its own, which every entry point reads), one after another on the same
+  batches; their rows joined, members numbered on, into `workdir/results.csv` and plots."""
+  if is_main:
+    checkpoint.check_or_write_config(workdir, exp.to_dict())
+  rows: list[dict[str, Any]] = []
+  for name, part in exp.parts():
+    sub = os.path.join(workdir, name)
+    log(f"{name}: {len(part.members)} member{'s' if len(part.members) > 1 else ''} in "
+        f"{sub}")
+    part_rows = run(part, sub, log=log, stop_after=stop_after)
+    release_training_memory()          # its evaluation programs, before the next part
+    offset = 1 + max((r["member"] for r in rows), default=-1)
+    rows += [{**r, "member": r["member"] + offset} for r in part_rows]
+  if stop_after is not None or not rows:
+    return rows
+  if is_main:
+    results.write_csv(os.path.join(workdir, "results.csv"), rows)
+    plots.length_curves(rows, os.path.join(workdir, "plots"),
+                        f"{exp.data.language} {exp.data.task}")
+  return rows
 
 
 def _run_locked(exp: config_lib.Experiment, workdir: str, log: Callable[[str], None],
@@ -112,7 +139,7 @@ def _run_locked(exp: config_lib.Experiment, workdir: str, log: Callable[[str], N
     mngr.close()
 
   release_training_memory()
-  rows = evaluate_and_write(setup, state, workdir)[0]
+  rows = evaluate_and_write(setup, state, workdir, log=log)[0]
   if is_main:
     try:
       hparams.write(os.path.join(workdir, "tensorboard"), setup.exp, setup.members, rows,
@@ -137,14 +164,18 @@ def release_training_memory() -> None:
 
 
 def evaluate_and_write(setup: setup_lib.Setup, state: setup_lib.TrainState, outdir: str,
-                       title: str | None = None) -> tuple[list[dict[str, Any]], int]:
-  """Evaluates every member over `data.eval_lengths`; process 0 writes results.csv and
-  plots to `outdir`. Returns (rows, number of compiled evaluation programs)."""
+                       title: str | None = None, log: Callable[[str], None] | None = None
+                       ) -> tuple[list[dict[str, Any]], int]:
+  """Evaluates every member over `data.eval_lengths` (progress lines to `log`); process 0
+  writes results.csv and plots to `outdir`. Returns (rows, number of compiled evaluation
+  programs)."""
   exp = setup.exp
-  evaluator = evaluate.Evaluator(setup)
+  evaluator = evaluate.Evaluator(setup, log=log if parallel.is_main() else None)
   per_member = evaluator(state.params)
   rows = results.result_rows(exp, int(state.step), setup.members, per_member,
-                             [int(x) for x in parallel.fetch(state.diverged_step_M)])
+                             [int(x) for x in parallel.fetch(state.diverged_step_M)],
+                             None if state.stopped_step_M is None else
+                             [int(x) for x in parallel.fetch(state.stopped_step_M)])
   if parallel.is_main():
     results.write_csv(os.path.join(outdir, "results.csv"), rows)
     plots.length_curves(rows, os.path.join(outdir, "plots"), title or run_title(setup))

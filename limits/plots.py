@@ -10,25 +10,18 @@ import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 
 from limits import atomic  # noqa: E402
 from limits import results  # noqa: E402
+
+LENGTH_LABEL = "string length n (symbols)"
 
 
 def _save(fig, path: str) -> None:
   """PNG via a temporary file and a rename: a full disk leaves no half-written picture."""
   with atomic.atomic_path(path) as tmp:
-    fig.savefig(tmp, dpi=120, format="png")
-
-
-def _groups(rows: Sequence[dict[str, Any]]) -> dict[tuple, dict[int, list[dict[str, Any]]]]:
-  """(train_length, depth, heads) -> length -> rows of the non-diverged members."""
-  out: dict[tuple, dict[int, list]] = {}
-  for r in rows:
-    if not r.get("diverged", 0):
-      out.setdefault((r["train_length"], r["depth"], r["heads"]), {}).setdefault(
-          r["length"], []).append(r)
-  return out
+    fig.savefig(tmp, dpi=120, format="png", bbox_inches="tight")
 
 
 def _train_bounds(train_length: str) -> tuple[int, int]:
@@ -36,66 +29,138 @@ def _train_bounds(train_length: str) -> tuple[int, int]:
   return int(lo), int(hi or lo)
 
 
+def length_axis(ax, lengths: Sequence[int]) -> None:
+  """x axis over string lengths: logarithmic when they span 20x or more, with ticks at
+  1, 2, 5 x 10^k written as plain numbers (no overlapping 10^k labels)."""
+  lo, hi = min(lengths), max(lengths)
+  ax.set_xlabel(LENGTH_LABEL)
+  if hi < 20 * lo:
+    return
+  ax.set_xscale("log")
+  ticks = [k * 10**e for e in range(7) for k in (1, 2, 5) if lo <= k * 10**e <= hi]
+  ax.xaxis.set_major_locator(ticker.FixedLocator(ticks))
+  ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+  ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+  ax.set_xlim(lo / 1.15, hi * 1.15)
+
+
+def _groups(rows: Sequence[dict[str, Any]]) -> dict[tuple, dict[int, list[dict[str, Any]]]]:
+  """group key (`results.group_fields`) -> length -> rows of the non-diverged members."""
+  fields = results.group_fields(rows)
+  out: dict[tuple, dict[int, list]] = {}
+  for r in rows:
+    if not r.get("diverged", 0):
+      out.setdefault(tuple(r.get(f) for f in fields), {}).setdefault(r["length"], []).append(r)
+  return out
+
+
 def length_curves(rows: Sequence[dict[str, Any]], outdir: str, title: str) -> list[str]:
-  """accuracy.png and xent.png against length (one line per training length x depth x
-  heads, mean over seeds and learning rates), and heatmap_<train>.png (depth x heads ->
-  mean out-of-distribution accuracy) when depth or heads vary. Returns the paths."""
+  """accuracy.png and xent.png against length: one panel per language, one line per
+  group of members (model kind x training length x depth x heads; mean over seeds and
+  learning rates), optimal and chance as reference lines, the training lengths shaded;
+  and heatmap_<train>.png (depth x heads -> mean out-of-distribution accuracy) when
+  depth or heads vary. Returns the paths."""
   os.makedirs(outdir, exist_ok=True)
+  if not rows:
+    return []
+  fields = results.group_fields(rows)
+  label_fields = results.label_flags(rows)
+  langs = list(dict.fromkeys(r["language"] for r in rows))
+  recognition = rows[0].get("task") == "recognition"
   groups = _groups(rows)
-  many = len(groups) > 1
   paths = []
-  for metric, ylabel, name in (("accuracy", "accuracy", "accuracy.png"),
-                               ("xent_bits", "cross-entropy (bits)", "xent.png")):
-    fig, ax = plt.subplots(figsize=(6.5, 4))
-    trains = sorted({k[0] for k in groups}, key=lambda t: _train_bounds(t))
-    if len(trains) == 1:
-      lo, hi = _train_bounds(trains[0])
-      ax.axvspan(lo - 0.5, hi + 0.5, color="0.9", zorder=0, label="training lengths")
-    for (train, depth, heads), by_len in sorted(groups.items(), key=lambda kv: (_train_bounds(kv[0][0]), kv[0][1:])):
-      n = sorted(by_len)
-      label = (f"L={depth} H={heads}" + (f" train {train}" if len(trains) > 1 else "")) if many else "model"
-      ax.plot(n, [sum(r[metric] for r in by_len[x]) / len(by_len[x]) for x in n], ".-", ms=3,
-              lw=1, label=label)
-    if metric == "xent_bits" and rows:
-      ref = {r["length"]: r for r in rows}
+  for metric, ylabel, name in (
+      ("accuracy", "accuracy (fraction of strings correct)", "accuracy.png"),
+      ("xent_bits", "cross-entropy (bits per string)" if recognition
+       else "cross-entropy (bits per symbol, mean over positions)", "xent.png")):
+    fig, axes = plt.subplots(1, len(langs), figsize=(1.5 + 4.6 * len(langs), 3.8),
+                             sharey=True, squeeze=False)
+    for ax, lang in zip(axes[0], langs):
+      lrows = [r for r in rows if r["language"] == lang]
+      trains = sorted({r["train_length"] for r in lrows}, key=_train_bounds)
+      if len(trains) == 1:
+        lo, hi = _train_bounds(trains[0])
+        ax.axvspan(lo - 0.5, hi + 0.5, color="0.92", zorder=0, label="training lengths")
+      keyed = [(dict(zip(fields, k)), by_len) for k, by_len in groups.items()]
+      keyed = [(g, b) for g, b in keyed if g.get("language", lang) == lang]
+      keyed.sort(key=lambda gb: (gb[0]["kind"] != "transformer", _train_bounds(gb[0]["train_length"]),
+                                 gb[0]["depth"], gb[0]["heads"], str(gb[0].get("positional"))))
+      for g, by_len in keyed:
+        n = sorted(by_len)
+        style = "s-" if g["kind"] != "transformer" else ".-"
+        ax.plot(n, [sum(float(r[metric]) for r in by_len[x]) / len(by_len[x]) for x in n], style,
+                ms=3, lw=1.2 if g["kind"] != "transformer" else 1,
+                label=results.member_label(g, label_fields))
+      ref = {r["length"]: r for r in lrows}
       n = sorted(ref)
-      ax.plot(n, [ref[x]["optimal_xent_bits"] for x in n], "k--", label="optimal")
-      ax.plot(n, [ref[x]["chance_xent_bits"] for x in n], "r:", label="chance (unigram)")
-    if metric == "accuracy":
-      ax.set_ylim(-0.02, 1.02)
-    ax.set(xlabel="length n", ylabel=ylabel, title=title)
-    ax.legend(loc="best", fontsize=7, ncol=2 if len(groups) > 6 else 1)
+      if metric == "accuracy":
+        ax.axhline(1.0, color="k", ls="--", lw=0.8, label="optimal (1)")
+        if recognition:
+          ax.axhline(0.5, color="r", ls=":", lw=1.2, label="chance (0.5, balanced classes)")
+        ax.set_ylim(-0.02, 1.05)
+      else:
+        ax.plot(n, [float(ref[x]["optimal_xent_bits"]) for x in n], "k--", lw=0.8,
+                label="optimal")
+        ax.plot(n, [float(ref[x]["chance_xent_bits"]) for x in n], "r:", lw=1.2,
+                label="chance (unigram)" if not recognition else "chance (1 bit)")
+      length_axis(ax, n)
+      ax.set_title(lang if len(langs) > 1 else title, fontsize=10)
+      ax.grid(alpha=0.3, lw=0.5)
+    axes[0][0].set_ylabel(ylabel)
+    if len(langs) > 1:
+      fig.suptitle(title, fontsize=10)
+    handles, labels = _legend_entries(axes[0])
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8,
+               frameon=False)
     fig.tight_layout()
     paths.append(os.path.join(outdir, name))
     _save(fig, paths[-1])
     plt.close(fig)
-  if len({(d, h) for _, d, h in groups}) > 1:
+  if len({(r["depth"], r["heads"]) for r in rows if r.get("kind", "transformer") == "transformer"}) > 1:
     paths += heatmaps(rows, outdir, title)
   return paths
 
 
+def _legend_entries(axes) -> tuple[list, list[str]]:
+  """Every panel's handles once (by label), for one legend beside the figure."""
+  seen: dict[str, Any] = {}
+  for ax in axes:
+    for h, l in zip(*ax.get_legend_handles_labels()):
+      seen.setdefault(l, h)
+  return list(seen.values()), list(seen)
+
+
 def heatmaps(rows: Sequence[dict[str, Any]], outdir: str, title: str) -> list[str]:
-  """One depth x heads heatmap of mean out-of-distribution accuracy per training length."""
+  """One figure per training length: per language, the transformers' depth x heads grid
+  of mean out-of-distribution accuracy (colour bar in accuracy units)."""
   paths = []
-  table = results.summary(rows)
-  for train in sorted({r["train_length"] for r in table}, key=_train_bounds):
-    sub = [r for r in table if r["train_length"] == train]
-    depths = sorted({r["depth"] for r in sub})
-    heads = sorted({r["heads"] for r in sub})
-    grid = np.full((len(depths), len(heads)), np.nan)
-    for r in sub:
-      grid[depths.index(r["depth"]), heads.index(r["heads"])] = r["mean_ood_accuracy"]
-    fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(heads), 1.2 + 0.7 * len(depths)))
-    im = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis", origin="lower")
-    for i in range(len(depths)):
-      for j in range(len(heads)):
-        if np.isfinite(grid[i, j]):
-          ax.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", color="w", fontsize=8)
-    ax.set(xticks=range(len(heads)), xticklabels=heads, yticks=range(len(depths)),
-           yticklabels=depths, xlabel="heads", ylabel="depth",
-           title=f"{title}\ntrain {train}: mean OOD accuracy")
-    fig.colorbar(im, ax=ax, fraction=0.05)
-    fig.tight_layout()
+  table = [g for g in results.summary([r for r in rows if r.get("kind", "transformer")
+                                       == "transformer"])]
+  langs = list(dict.fromkeys(r["language"] for r in rows))
+  for train in sorted({g["train_length"] for g in table}, key=_train_bounds):
+    sub = [g for g in table if g["train_length"] == train]
+    depths = sorted({g["depth"] for g in sub})
+    heads = sorted({g["heads"] for g in sub})
+    fig, axes = plt.subplots(1, len(langs), squeeze=False,
+                             figsize=(1.6 + (0.9 * len(heads) + 0.8) * len(langs),
+                                      1.4 + 0.7 * len(depths)))
+    for ax, lang in zip(axes[0], langs):
+      grid = np.full((len(depths), len(heads)), np.nan)
+      for g in sub:
+        if g.get("language", lang) == lang:
+          grid[depths.index(g["depth"]), heads.index(g["heads"])] = g["mean_ood_accuracy"]
+      im = ax.imshow(grid, vmin=0, vmax=1, cmap="viridis", origin="lower")
+      for i in range(len(depths)):
+        for j in range(len(heads)):
+          if np.isfinite(grid[i, j]):
+            ax.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center",
+                    color="w" if grid[i, j] < 0.7 else "k", fontsize=8)
+      ax.set(xticks=range(len(heads)), xticklabels=heads, yticks=range(len(depths)),
+             yticklabels=depths, xlabel="heads per layer", ylabel="depth (layers)",
+             title=lang if len(langs) > 1 else f"train {train}")
+    fig.colorbar(im, ax=list(axes[0]), fraction=0.05,
+                 label="mean accuracy beyond training")
+    fig.suptitle(f"{title}: train {train}" if len(langs) > 1 else title, fontsize=9)
     paths.append(os.path.join(outdir, f"heatmap_{train}.png"))
     _save(fig, paths[-1])
     plt.close(fig)

@@ -57,5 +57,7 @@ class Progress:
       head = (f"{m} members  mean loss {np.mean(loss[alive]) if alive.any() else float('nan'):.4f}"
               f" bits  best #{best} {loss[best]:.4f} bits acc {metrics['accuracy'][best]:.3f}")
     div = f"  diverged {int((~alive).sum())}" if (~alive).any() else ""
+    if "stopped" in metrics and any(metrics["stopped"]):
+      div += f"  stopped {int(sum(metrics['stopped']))}"
     return (f"step {step:>6d}/{self.total}  {head}{div}  {rate * m:7.1f} member-steps/s  "
             f"ETA {eta_s}")

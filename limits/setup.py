@@ -32,7 +32,11 @@ class TrainState:
 
   params and opt_state carry a leading member axis; `diverged_M` marks members whose loss
   or parameters became NaN/Inf (they are frozen at their last finite parameters) and
-  `diverged_step_M` the step where that happened (-1 if never).
+  `diverged_step_M` the step where that happened (-1 if never). With early stopping
+  (`train.early_stop_steps` = k > 0; else both None, and checkpoints keep their old
+  shape) `perfect_M` counts each member's consecutive steps at training accuracy 1 and
+  `stopped_step_M` is the step where it reached k (-1 if not yet): from then on the
+  member's updates are masked, like a diverged member's.
   """
 
   step: jax.Array
@@ -40,6 +44,8 @@ class TrainState:
   opt_state: Any
   diverged_M: jax.Array
   diverged_step_M: jax.Array
+  perfect_M: jax.Array | None = None
+  stopped_step_M: jax.Array | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,8 +142,11 @@ def init_state(setup: Setup, key: jax.Array | None = None) -> TrainState:
     params = _standalone_init(setup, params, keys_M, batch)
     opt_state = run_once(jax.vmap(setup.optimizer.init), params)
   m = setup.num_members
+  early = setup.exp.train.early_stop_steps > 0
   return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=opt_state,
-                    diverged_M=jnp.zeros((m,), bool), diverged_step_M=jnp.full((m,), -1, jnp.int32))
+                    diverged_M=jnp.zeros((m,), bool), diverged_step_M=jnp.full((m,), -1, jnp.int32),
+                    perfect_M=jnp.zeros((m,), jnp.int32) if early else None,
+                    stopped_step_M=jnp.full((m,), -1, jnp.int32) if early else None)
 
 
 def member_language(setup: Setup, m: int) -> languages.Language:

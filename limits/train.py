@@ -53,6 +53,20 @@ def resolve_member_chunk(setup: Setup) -> int:
   return 0 if best == local else best
 
 
+def member_batch(setup: Setup, key: jax.Array, step: jax.Array, lengths_L: jax.Array,
+                 n_lengths: jax.Array, tables: Any) -> tuple[Any, jax.Array]:
+  """(batch, its data key): one member's training batch at `step`, from its train key:
+  lengths uniform over its first `n_lengths` of `lengths_L`, padded to the population's
+  longest training length. Populations of other model kinds with the same seeds,
+  languages and lengths (`sweep.kinds`) therefore train on the same batches."""
+  exp = setup.exp
+  k_len, k_data = jax.random.split(jax.random.fold_in(key, step))
+  lengths_B = lengths_L[jax.random.randint(k_len, (exp.train.batch_size,), 0, n_lengths)]
+  batch = setup_lib.sampler(setup, tables).sample(exp.data.task, k_data, lengths_B,
+                                                  exp.max_train_length)
+  return batch, k_data
+
+
 def make_train_step(setup: Setup) -> Callable[[TrainState, jax.Array], tuple[TrainState, dict]]:
   """`train_step(state, keys_M) -> (state, metrics)`, pure; jit it once with donated state.
 
@@ -64,18 +78,20 @@ def make_train_step(setup: Setup) -> Callable[[TrainState, jax.Array], tuple[Tra
   batch on device from `fold_in(keys_M[m], step)`: lengths uniform over its own training
   lengths, padded to the population's maximum. Its updates are AdamW's scaled by its own
   learning rate. A member whose loss or new parameters are not finite keeps its previous
-  parameters from then on and is marked diverged. Metrics are float32[M].
+  parameters from then on and is marked diverged; with `train.early_stop_steps` = k, so
+  does a member after k consecutive steps whose whole batch it classified correctly (it
+  is marked stopped). Metrics are float32[M].
   """
   exp, model, opt, arr = setup.exp, setup.model, setup.optimizer, setup.arrays
   max_len = exp.max_train_length
   shape_schedule = setup_lib.make_schedule(dataclasses.replace(exp.train, learning_rate=1.0))
   arch_M = setup.member_masks()
 
-  def member_step(params, opt_state, diverged, key, step, arch, lr, lengths_L, n_lengths,
-                  tables):
-    k_len, k_data = jax.random.split(jax.random.fold_in(key, step))
-    lengths_B = lengths_L[jax.random.randint(k_len, (exp.train.batch_size,), 0, n_lengths)]
-    batch = setup_lib.sampler(setup, tables).sample(exp.data.task, k_data, lengths_B, max_len)
+  stop_k = exp.train.early_stop_steps
+
+  def member_step(params, opt_state, diverged, perfect, key, step, arch, lr, lengths_L,
+                  n_lengths, tables):
+    batch, k_data = member_batch(setup, key, step, lengths_L, n_lengths, tables)
     batch = parallel.data_slice(batch, data)   # this device's rows when the batch is split
     # Only randomized positions consume a key; others keep their old step unchanged.
     k_pos = (jax.random.fold_in(k_data, 1) if exp.model.positional == "randomized" else None)
@@ -92,20 +108,26 @@ def make_train_step(setup: Setup) -> Callable[[TrainState, jax.Array], tuple[Tra
     finite = jnp.isfinite(loss) & jnp.all(jnp.stack(
         [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(new_params)]))
     keep_old = diverged | ~finite
-    pick = lambda new, old: jax.tree.map(lambda a, b: jnp.where(keep_old, b, a), new, old)
+    frozen = keep_old
+    if perfect is not None:   # early stopping: a stopped member's updates are masked
+      stopped = perfect >= stop_k
+      frozen = keep_old | stopped
+      perfect = jnp.where(stopped, perfect, jnp.where(acc >= 1.0, perfect + 1, 0))
+    pick = lambda new, old: jax.tree.map(lambda a, b: jnp.where(frozen, b, a), new, old)
     metrics = {"loss_bits": loss / LOG2, "accuracy": acc, "grad_norm": optax.global_norm(grads),
                "learning_rate": lr * shape_schedule(step)}
-    return pick(new_params, params), pick(new_opt, opt_state), keep_old, metrics
+    return pick(new_params, params), pick(new_opt, opt_state), keep_old, perfect, metrics
 
   m, chunk = setup.num_members, resolve_member_chunk(setup)
   data = parallel.data_devices(m, exp.train.batch_size)
   tables_M = setup_lib.member_tables(setup, max_len)
 
   def train_step(state: TrainState, keys_M: jax.Array):
-    def members(params, opt_state, diverged, keys, arch, lr, lengths, n_lengths, tables):
-      in_axes = (0, 0, 0, 0, None, None if arch is None else 0,
-                 0, 0, 0, None if tables is None else 0)
-      return jax.vmap(member_step, in_axes=in_axes)(params, opt_state, diverged, keys,
+    def members(params, opt_state, diverged, perfect, keys, arch, lr, lengths, n_lengths,
+                tables):
+      in_axes = (0, 0, 0, None if perfect is None else 0, 0, None,
+                 None if arch is None else 0, 0, 0, 0, None if tables is None else 0)
+      return jax.vmap(member_step, in_axes=in_axes)(params, opt_state, diverged, perfect, keys,
                                                     state.step, arch, lr, lengths,
                                                     n_lengths, tables)
 
@@ -119,15 +141,21 @@ def make_train_step(setup: Setup) -> Callable[[TrainState, jax.Array], tuple[Tra
       out = jax.lax.map(lambda a: members(*a), jax.tree.map(split, args))
       return jax.tree.map(lambda x: x.reshape((n,) + x.shape[2:]), out)
 
-    args = (state.params, state.opt_state, state.diverged_M, keys_M, arch_M,
+    args = (state.params, state.opt_state, state.diverged_M, state.perfect_M, keys_M, arch_M,
             arr.lr_M, arr.lengths_MxL, arr.num_lengths_M, tables_M)
-    params, opt_state, diverged, metrics = parallel.map_members(
+    params, opt_state, diverged, perfect, metrics = parallel.map_members(
         local, m, exp.train.batch_size)(*args)
     newly = diverged & ~state.diverged_M
+    metrics = {**metrics, "diverged": diverged.astype(jnp.float32)}
+    stopped_step = state.stopped_step_M
+    if perfect is not None:
+      stopped = perfect >= stop_k
+      stopped_step = jnp.where(stopped & (stopped_step < 0), state.step + 1, stopped_step)
+      metrics["stopped"] = stopped.astype(jnp.float32)
     return TrainState(step=state.step + 1, params=params, opt_state=opt_state,
                       diverged_M=diverged,
-                      diverged_step_M=jnp.where(newly, state.step + 1, state.diverged_step_M)), \
-        {**metrics, "diverged": diverged.astype(jnp.float32)}
+                      diverged_step_M=jnp.where(newly, state.step + 1, state.diverged_step_M),
+                      perfect_M=perfect, stopped_step_M=stopped_step), metrics
 
   return train_step
 
@@ -140,22 +168,30 @@ def train_loop(setup: Setup, state: TrainState, keys_M: jax.Array | None = None,
   The next step is dispatched before the previous step's metrics are read, so reading
   metrics does not stall the device. `on_metrics(step, metrics)` (lists over members)
   runs every `log_every` steps and at the end; `on_step(step, state)` after every step
-  (at `checkpoint_every` steps, after that step's metrics went to `on_metrics`).
+  (at `checkpoint_every` steps, after that step's metrics went to `on_metrics`). With
+  early stopping the loop ends once logged metrics show every member stopped or diverged
+  (and returns at once from a state where they all are).
   """
   t = setup.exp.train
   keys_M = setup_lib.member_keys(setup)[1] if keys_M is None else keys_M
   state = parallel.shard_members(state, setup.num_members, t.batch_size)
   step_fn = jax.jit(make_train_step(setup), donate_argnums=0)
   pending: tuple[int, dict] | None = None
+  finished = False
 
   def flush(p):
+    nonlocal finished
     step, metrics = p
+    host = {k: [float(x) for x in np.asarray(v)] for k, v in parallel.fetch(metrics).items()}
     if on_metrics is not None:
-      on_metrics(step, {k: [float(x) for x in np.asarray(v)]
-                        for k, v in parallel.fetch(metrics).items()})
+      on_metrics(step, host)
+    finished = "stopped" in host and all(s or d for s, d in zip(host["stopped"], host["diverged"]))
 
   step = int(state.step)
-  while step < t.steps:
+  if state.stopped_step_M is not None:   # early stopping: nothing left to train?
+    finished = bool(np.all((np.asarray(parallel.fetch(state.stopped_step_M)) >= 0)
+                           | np.asarray(parallel.fetch(state.diverged_M))))
+  while step < t.steps and not finished:
     state, metrics = step_fn(state, keys_M)
     step += 1
     if pending is not None:

@@ -11,7 +11,9 @@ jitted step trains member m on its own language.
 Bit-exactness: a bound language draws the same uniforms as the language alone
 (`threefry.uniform_ints` on the same key) and compares them with the same integer thresholds;
 padded states are never reached. So a member's batches equal those of its language's
-own sampler, symbol for symbol (tested).
+own sampler, symbol for symbol (tested). `parity`, whose own class samples recognition
+strings bit by bit, joins as its DFA (`Parity.as_dfa`: the same distributions and
+prediction prefixes, other recognition draws; equal to `mod:m=2`'s batches).
 
 Letters: K languages, L max length, S padded states, C combined states (2S for
 recognition: label x state), A symbols.
@@ -50,7 +52,8 @@ class MixedDFA(base.Language):
   """K regular languages over one alphabet; samplers are per member (`bind`)."""
 
   def __init__(self, langs: Sequence[automaton.AutomatonLanguage]):
-    langs = tuple(langs)
+    # PARITY has its own sampler class; in a mixed population it runs as its DFA.
+    langs = tuple(l.as_dfa() if hasattr(l, "as_dfa") else l for l in langs)
     if not langs:
       raise ValueError("sweep.languages: no language given")
     for lang in langs:

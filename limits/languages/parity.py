@@ -55,6 +55,21 @@ class Parity(base.Language):
     self._generator = automaton.DFALanguage("mod:m=2", self.alphabet, [[0, 1], [1, 0]],
                                             [True, False], 0, p)
 
+  def as_dfa(self) -> automaton.DFALanguage:
+    """This language on automaton.py's engine (the even-accepting 2-state DFA), as a mixed
+    population (`sweep.languages`) samples it: the same distributions as this class's
+    samplers (its prediction prefixes are exactly these), other recognition draws.
+    `odd` and `prefixes=uniform` have no such twin (their labels or generator differ)."""
+    if self.odd or self.prefixes != "generator":
+      raise ValueError(f"sweep.languages: {self.name} has no DFA twin with the same generator; "
+                       f"a mixed population takes plain `parity` (or a dfa:path=... file)")
+    dfa = automaton.DFALanguage("parity", self.alphabet, [[0, 1], [1, 0]], [True, False], 0,
+                                self.p)
+    return dfa.configure(near_miss_fraction=self.near_miss_fraction, targets=self.targets)
+
+  def members_exist(self, n: int) -> bool:
+    return n >= 0   # 0^n has no 1s (and 0^(n-1) 1 an odd count): both classes, every n >= 1
+
   def _member_parity(self) -> int:
     return 1 if self.odd else 0
 
