@@ -1,7 +1,7 @@
 r"""Architecture sweeps: every depth x heads x seed x lr member in one compiled program.
 
   python -m launch.train --config=configs/sweep.py:smoke --workdir=/tmp/sweep_smoke    # seconds
-  python -m launch.train --config=configs/sweep.py:default --workdir=workdir/sweep     # 3.5 min CPU
+  python -m launch.train --config=configs/sweep.py:default --workdir=workdir/sweep     # 80 s, quiet 2-core CPU
   python -m launch.train --config=configs/sweep.py:paper --workdir=workdir/sweep_paper # accelerator
   python -m launch.train --config=configs/sweep.py:deletang --workdir=workdir/deletang
   python -m launch.train --config=configs/sweep.py:deletang_cpu --workdir=workdir/deletang_cpu
@@ -9,8 +9,11 @@ r"""Architecture sweeps: every depth x heads x seed x lr member in one compiled 
 
 Variants (comma-separated variant options are not supported; pick one):
   smoke     depth 1-2 x heads 1-2, width 16, 30 steps.
-  default   PARITY, depth 1-2 x heads 2,4 (width 32), trained on 1-40, evaluated to 200
-            (the README's default experiment).
+  default   the README's default experiment: soft transformers depth 1-2 x heads 2,4
+            (width 32) and a 1-layer LSTM (sweep.kinds), PARITY and 1* (sweep.languages),
+            trained on 1-20 for 1000 steps on the same batches, evaluated to 200. 80.3 s
+            wall, 1.07 GB peak RSS (mimalloc, 2-core CPU, load average < 2).
+  default_smoke  the same at smoke size (the tests run it).
   paper     depth 1-6 x heads 1-8 x 3 seeds x 2 lrs, 20k steps (accelerator scale).
   deletang  Delétang et al. (2023), "Neural Networks and the Chomsky Hierarchy", with their
             transformer: 5 layers, width 64, 8 heads (head width 8), FFN 256, post-LN
@@ -33,7 +36,8 @@ Variants (comma-separated variant options are not supported; pick one):
   hahn      Hahn-style: one training set per n in {8, 16, 32, 64}; each member is
             evaluated at every n (its own n is in-distribution).
 Override the grid with --config.sweep.depths=1-4 --config.sweep.heads=1,2,4 etc.
-Expected: PARITY accuracy beyond the training lengths near chance for every size.
+Expected: PARITY accuracy beyond the training lengths near chance for every transformer
+size, the LSTM's near 1; 1* near 1 for both.
 """
 
 import ml_collections
