@@ -278,8 +278,8 @@ def theorem6(s: dict, wd: str, rep: Report, log) -> None:
       ref = xent_probe.references(language, "prediction", n)
       bound = None
       if is_dyck:
-        p0 = xent_probe.p0(language, n, s.get("p0_samples", 4096),
-                           jax.random.fold_in(jax.random.key(1), n))
+        p0 = language.theorem6_p0(n, s.get("p0_samples", 4096),
+                                  jax.random.fold_in(jax.random.key(1), n))
         bound = p0 * (1.0 - language.p)
       t, l = got["transformer"], got["lstm"]
       rows.append([n, t["xent_bits"], l["xent_bits"], ref["optimal_xent_bits"],

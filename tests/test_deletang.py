@@ -102,16 +102,17 @@ def test_deletang_preset_is_their_architecture():
   assert cpu.train.steps <= 5000 and max(cpu.data.eval_lengths) <= 100
 
 
-@pytest.mark.parametrize("pe", ["none", "sinusoidal", "relative", "alibi", "rotary"])
-def test_deletang_cpu_trains_with_each_of_their_encodings(pe, tmp_path):
+def test_deletang_cpu_trains_each_of_their_encodings_in_one_population(tmp_path):
+  """deletang_cpu sweeps their five encodings (sweep.positionals): one row per member,
+  each carrying its own encoding, all post-LN, in one compiled program."""
   from configs import sweep as sweep_config
   from limits import experiment
   cfg = sweep_config.get_config("deletang_cpu")
-  cfg.model.positional = pe
   cfg.train.update(steps=3, checkpoint_every=3, log_every=3)
   cfg.data.update(train_lengths="1-6", eval_lengths="41")
   cfg.sweep.update(seeds="0")
   cfg.eval.update(batch_size=8, bucket=8, group=1)
   rows = experiment.run(config_lib.validate(cfg), str(tmp_path), log=lambda s: None)
-  assert len(rows) == 1 and rows[0]["positional"] == pe and rows[0]["layer_norm"] == "post"
-  assert 0.0 <= rows[0]["accuracy"] <= 1.0 and np.isfinite(rows[0]["xent_bits"])
+  assert sorted(r["positional"] for r in rows) == sorted(sweep_config.DELETANG_POSITIONALS.split(","))
+  assert all(r["layer_norm"] == "post" for r in rows)
+  assert all(0.0 <= r["accuracy"] <= 1.0 and np.isfinite(r["xent_bits"]) for r in rows)

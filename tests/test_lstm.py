@@ -6,7 +6,8 @@ import numpy as np
 import optax
 
 from limits import languages, models
-from limits.train import losses, make_model
+from limits.metrics import losses
+from limits.setup import make_model
 
 LANG = languages.make_language("parity")
 

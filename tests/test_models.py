@@ -9,7 +9,7 @@ import pytest
 from limits import config as config_lib
 from limits import languages, models
 from limits.models import attention, positional
-from limits.train import make_model
+from limits.setup import make_model
 
 LANG = languages.make_language("parity")
 

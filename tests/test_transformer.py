@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from limits import languages, models
-from limits.train import make_model
+from limits.setup import make_model
 
 LANG = languages.make_language("parity")
 
