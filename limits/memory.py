@@ -117,7 +117,8 @@ def check_train(exp, devices: int, limit: int) -> float:
   """
   cfg, members, batch = exp.model, len(exp.members), exp.train.batch_size
   member_devices = math.gcd(members, max(1, devices))
-  data = math.gcd(batch, max(1, devices) // member_devices)
+  from limits import parallel    # the data axis is off on CPU unless asked for
+  data = math.gcd(batch, max(1, devices) // member_devices) if parallel.data_axis_enabled() else 1
   per_device = members // member_devices
   if exp.train.member_chunk > 0:
     per_device = min(per_device, exp.train.member_chunk)

@@ -13,6 +13,7 @@ files other than checkpoints (orbax saves and restores with every process).
 from __future__ import annotations
 
 import math
+import os
 from typing import Any, Callable
 
 import jax
@@ -37,6 +38,18 @@ def is_main() -> bool:
 
 AXES = ("members", "data")  # the mesh: member axis M x data (batch) axis
 
+# On CPU the simulated devices share the cores, and a data axis puts a collective (the
+# gradient pmean) in every step that needs every device's thread at once: with more
+# devices than free cores, XLA's in-process rendezvous timed out (40 s, then abort) on the
+# busy 2-core development CPU with 8 test devices. So CPU splits members only, unless
+# LIMITS_CPU_DATA_AXIS=1 (or this flag) asks for the data axis too.
+CPU_DATA_AXIS = os.environ.get("LIMITS_CPU_DATA_AXIS", "") == "1"
+
+
+def data_axis_enabled() -> bool:
+  """Whether batches are split over a data axis here (always off CPU; see CPU_DATA_AXIS)."""
+  return CPU_DATA_AXIS or jax.default_backend() != "cpu"
+
 
 def mesh_shape(num_members: int, batch_size: int | None = None) -> tuple[int, int]:
   """(member devices, data devices) of the 2-D mesh for M members of batch B.
@@ -47,7 +60,7 @@ def mesh_shape(num_members: int, batch_size: int | None = None) -> tuple[int, in
   """
   n = jax.device_count()
   m = math.gcd(num_members, n)
-  d = math.gcd(batch_size, n // m) if batch_size else 1
+  d = math.gcd(batch_size, n // m) if batch_size and data_axis_enabled() else 1
   return m, d
 
 

@@ -44,14 +44,17 @@ def test_train_estimate_bounds_xla_within_a_factor(exp, monkeypatch):
   assert 1.0 <= est / xla <= 2.5, (est, xla)
 
 
-def test_train_estimate_follows_the_mesh():
+def test_train_estimate_follows_the_mesh(monkeypatch):
   """A device holds its share of the members and of each member's batch."""
+  monkeypatch.setattr(parallel, "CPU_DATA_AXIS", True)
   one, four = _exp(batch=32), _exp(batch=32, seeds="0-3")
   full = memory.train_bytes(one.model, "recognition", 32, one.max_train_length + 2, 1)
   assert memory.check_train(one, 1, 1 << 40) == full
   assert memory.check_train(one, 8, 1 << 40) == full / 8          # batch over 8 devices
   assert memory.check_train(four, 8, 1 << 40) == full / 2         # 4 members x 2 data
   assert memory.check_train(four, 2, 1 << 40) == 2 * full         # 2 members per device
+  monkeypatch.setattr(parallel, "CPU_DATA_AXIS", False)            # CPU default: no data axis
+  assert memory.check_train(one, 8, 1 << 40) == full
 
 
 def test_parse_bytes_and_refusals():

@@ -4,11 +4,18 @@ devices training like the same model on one device."""
 
 import jax
 import numpy as np
+import pytest
 
 from configs import parity as parity_config
 from limits import config as config_lib, parallel
 from limits import setup as setup_lib
 from limits import train as train_lib
+
+@pytest.fixture(autouse=True)
+def data_axis(monkeypatch):
+  """The data axis, off on CPU by default (parallel.CPU_DATA_AXIS), on for these tests."""
+  monkeypatch.setattr(parallel, "CPU_DATA_AXIS", True)
+
 
 # Measured (this test, 2-core CPU, jax 0.10.2): the 8-way split changes only the order of
 # the batch mean's float32 sums; over 40 steps the logged losses differed by at most
@@ -52,7 +59,7 @@ def _train(exp, one_device: bool):
   return state, log, init_params
 
 
-def test_mesh_shapes():
+def test_mesh_shapes(monkeypatch):
   assert jax.device_count() == 8
   assert parallel.mesh_shape(1, 32) == (1, 8)     # one model: its batch over all 8
   assert parallel.mesh_shape(4, 32) == (4, 2)     # 4 members: 2 devices each
@@ -63,6 +70,8 @@ def test_mesh_shapes():
   s = parallel.member_sharding(4, 32)
   assert dict(s.mesh.shape) == {"members": 4, "data": 2}
   assert parallel.local_members(4, 32) == 1 and parallel.data_devices(4, 32) == 2
+  monkeypatch.setattr(parallel, "CPU_DATA_AXIS", False)    # the CPU default: members only
+  assert parallel.mesh_shape(1, 32) == (1, 1) and parallel.mesh_shape(4, 32) == (4, 1)
 
 
 def test_single_model_split_over_eight_devices_matches_one_device():
