@@ -15,6 +15,9 @@ ever slow a call down. Last line: the smallest library / NumPy ratio at n = 512 
 issue's target is >= 3x). MAJORITY, whose automaton grows with n, is skipped above
 n = 1024 with a note unless --lengths is given.
 
+`profile` (launch/bench_profile.py): where one training step's time goes, per XLA op
+(pass x component), with the useful-FLOP rate against the matmul ceiling.
+
 Subcommands live in `BENCHMARKS` (name -> function(argv)).
 """
 
@@ -155,12 +158,13 @@ def samplers(argv: list[str]) -> None:
     print("summary: n=512 not benchmarked")
 
 
-from launch import bench_peers, bench_scaling, bench_sweep  # noqa: E402  (they define flags)
+from launch import bench_peers, bench_profile, bench_scaling, bench_sweep  # noqa: E402  (flags)
 
 BENCHMARKS: dict[str, Callable[[list[str]], None]] = {"samplers": samplers,
                                                        "sweep": bench_sweep.sweep,
                                                        "scaling": bench_scaling.scaling,
-                                                       "peers": bench_peers.peers}
+                                                       "peers": bench_peers.peers,
+                                                       "profile": bench_profile.profile}
 
 
 def main(argv: list[str]) -> None:

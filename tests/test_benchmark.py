@@ -111,3 +111,52 @@ def test_peers_smoke_with_peer():
   assert sorted(e2e) == ["ours", "theirs"], out
   _finite_positive([x for v in e2e.values() for x in v])
   _finite_positive(_ratios(out, r"wall time\): ([\d.]+)x"))
+
+
+def _dot_fusions(hlo: str) -> list[str]:
+  """Fusions of a compiled program whose computation holds a dot."""
+  dotted, comp, out = set(), None, []
+  for line in hlo.splitlines():
+    head = re.match(r"^(?:ENTRY )?%?([\w.\-]+) \(.*\{$", line)
+    if head:
+      comp = head.group(1)
+    elif comp and " dot(" in line:
+      dotted.add(comp)
+  for line in hlo.splitlines():
+    m = re.match(r"^\s*(?:ROOT )?%?([\w.\-]+) = .* fusion\(.*calls=%?([\w.\-]+)", line)
+    if m and m.group(2) in dotted:
+      out.append(m.group(1))
+  return out
+
+
+def test_profile_files_every_matmul_under_a_matmul_component():
+  """Every dot fusion of the compiled step (XLA:CPU names most of them nothing) lands in
+  a matmul component, and the forward FFN and both passes' projections are found: with
+  the HLO text's escaped quotes read literally, the forward matmuls were filed under the
+  layer norm that feeds them."""
+  from absl import flags
+  from launch import bench_peers, bench_profile, bench_sweep
+  flags.FLAGS(["test"], known_only=True)
+  fn, state, keys = bench_peers._ours_step(bench_sweep.SHAPES["tiny"], "post")
+  hlo = fn.lower(state, keys).compile().as_text()
+  names = bench_profile.op_names(hlo, bench_profile.kernel_shapes(state.params))
+  fused = _dot_fusions(hlo)
+  assert len(fused) >= 8, fused
+  got = {bench_profile.classify(names[f]) for f in fused}
+  matmuls = {"attention projections", "attention dots", "FFN", "embedding and readout"}
+  assert {c for _, c in got} <= matmuls, got
+  for need in [("forward", "FFN"), ("backward", "FFN"), ("forward", "attention projections"),
+               ("backward", "attention projections")]:
+    assert need in got, (need, got)
+  rows = bench_profile.breakdown(names, {f: 10.0 for f in fused}, steps=2)
+  assert math.isclose(sum(r["share"] for r in rows), 1.0, rel_tol=1e-9)
+  assert math.isclose(sum(r["ms_per_step"] for r in rows), 10.0 * len(fused) / 2 / 1e3)
+
+
+def test_profile_smoke():
+  out = _bench("profile", "--profile_shape=tiny", "--profile_steps=2")
+  rows = [l.split() for l in out.splitlines() if re.match(r"^\s*(forward|backward|step)\s", l)]
+  assert rows, out
+  assert math.isclose(sum(float(r[-1]) for r in rows), 1.0, abs_tol=1e-3), out
+  assert {r[0] for r in rows} >= {"forward", "backward", "step"}, out
+  assert re.search(r"useful [\d.]+ GFLOP/s = \d+% of the float32 matmul ceiling", out), out
