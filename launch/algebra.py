@@ -12,6 +12,11 @@ regular, or a monoid above --max_monoid elements, is one error line and exit sta
 
 from __future__ import annotations
 
+from launch import startup
+
+if __name__ == "__main__":   # before any import that may bring in JAX (launch/startup.py)
+  startup.ensure()
+
 import json
 
 from absl import app, flags

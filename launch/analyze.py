@@ -15,6 +15,11 @@ seed) instead of a checkpoint; nothing but `analysis/` is written then.
 
 from __future__ import annotations
 
+from launch import startup
+
+if __name__ == "__main__":   # before any import that may bring in JAX (launch/startup.py)
+  startup.ensure()
+
 import json
 import os
 

@@ -18,6 +18,11 @@ the 2-core CPU, 33-36 members of the small scale).
 
 from __future__ import annotations
 
+from launch import startup
+
+if __name__ == "__main__":   # before any import that may bring in JAX (launch/startup.py)
+  startup.ensure()
+
 import os
 
 from absl import app, flags

@@ -23,6 +23,11 @@ Subcommands live in `BENCHMARKS` (name -> function(argv)).
 
 from __future__ import annotations
 
+from launch import startup
+
+if __name__ == "__main__":   # before any import that may bring in JAX (launch/startup.py)
+  startup.ensure()
+
 import math
 import time
 from typing import Callable

@@ -16,6 +16,11 @@ checkpoint with hard_average = saturated attention, or hard_unique).
 
 from __future__ import annotations
 
+from launch import startup
+
+if __name__ == "__main__":   # before any import that may bring in JAX (launch/startup.py)
+  startup.ensure()
+
 import json
 import os
 import re

@@ -21,6 +21,11 @@ oracles: exit 0, or one line per problem and exit 1.
 
 from __future__ import annotations
 
+from launch import startup
+
+if __name__ == "__main__":   # before any import that may bring in JAX (launch/startup.py)
+  startup.ensure()
+
 import sys
 
 from absl import app, flags

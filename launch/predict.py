@@ -28,6 +28,11 @@ workdir is read at member `--member` (default 0).
 
 from __future__ import annotations
 
+from launch import startup
+
+if __name__ == "__main__":   # before any import that may bring in JAX (launch/startup.py)
+  startup.ensure()
+
 import sys
 
 from absl import app, flags

@@ -12,6 +12,11 @@ checkpoints.
 
 from __future__ import annotations
 
+from launch import startup
+
+if __name__ == "__main__":   # before any import that may bring in JAX (launch/startup.py)
+  startup.ensure()
+
 from absl import app, flags
 
 from launch import common

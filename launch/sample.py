@@ -15,6 +15,11 @@ For whole datasets (splits, manifest, FLaRe's layout) use `launch.export`.
 
 from __future__ import annotations
 
+from launch import startup
+
+if __name__ == "__main__":   # before any import that may bring in JAX (launch/startup.py)
+  startup.ensure()
+
 import sys
 
 from absl import app, flags

@@ -17,6 +17,11 @@ full; nothing partial is left); 143 preempted by SIGTERM after saving a checkpoi
 
 from __future__ import annotations
 
+from launch import startup
+
+if __name__ == "__main__":   # before any import that may bring in JAX (launch/startup.py)
+  startup.ensure()
+
 import os
 import sys
 
@@ -77,8 +82,7 @@ def main(argv: list[str]) -> None:
   config_arg = flags.FLAGS["config"].serialize().partition("=")[2] or DEFAULT_CONFIG
   workdir = _WORKDIR.value or default_workdir(config_arg)
   print(f"workdir: {os.path.abspath(workdir)}", flush=True)
-  import launch
-  print(f"allocator: {launch.allocator()} (LIMITS_ALLOCATOR=glibc|mimalloc|tcmalloc chooses)",
+  print(f"allocator: {startup.allocator()} (LIMITS_ALLOCATOR=glibc|mimalloc|tcmalloc chooses)",
         flush=True)
   from limits import checkpoint, memory
   import jax as _jax
