@@ -20,7 +20,6 @@ from launch import startup
 if __name__ == "__main__":   # before any import that may bring in JAX (launch/startup.py)
   startup.ensure()
 
-import json
 import os
 
 from absl import app, flags
@@ -74,60 +73,6 @@ def load(workdir: str, init: bool):
   return setup, state.params, int(state.step)
 
 
-def summary_lines(result: dict) -> list[str]:
-  """One line per member: the numbers a person wants to see first."""
-  lines = []
-  for m in result["members"]:
-    who = f"member {m['member']} (L={m['depth']} H={m['heads']} {m['kind']} {m['attention']})"
-    if result["probe"] == "sensitivity":
-      ci = m.get("slope_ci")
-      ci_s = f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else ""
-      slope = f"{m['slope']:.3f}" if m["slope"] is not None else "none (no change)"
-      last = m["per_n"][-1]
-      b = last.get("bound")
-      tight = last.get("tightness")
-      lines.append(f"{who}: slope {slope}{ci_s}; n*change trend {m.get('n_change_trend')}; "
-                   f"at n={last['n']} change mean {last['mean_change']:.3g} max "
-                   f"{last['max_change']:.3g}, bound {b if b is None else f'{b:.3g}'}"
-                   + (f" (bound/measured {tight:.3g})" if tight else "")
-                   + (f" ({m['bound_note']})" if m["bound_note"] else ""))
-    elif result["probe"] == "restriction":
-      lines.append(f"{who}: influential model/language/free, subcube error, verdict " + "; ".join(
-          f"n={r['n']}: {r['influential']}/{r['language_influential']}/{r['free']}, "
-          f"{r['subcube_error']:.3f}, {r['verdict']}" for r in m["per_n"]))
-    elif result["probe"] == "xent":
-      lines.append(f"{who}: xent_last - optimal " + ", ".join(
-          f"n={r['n']}: {r['excess_last_bits']:.3f}" for r in m["per_n"]))
-    elif result["probe"] == "function_sensitivity":
-      lines.append(f"{who}: sharpness {m['sharpness_bits']:.4f} bits; avg sensitivity " + ", ".join(
-          f"n={r['n']}: {r['avg_sensitivity']:.2f}" for r in m["per_n"]))
-    elif result["probe"] == "attention":
-      lines.append(f"{who}: normalized entropy " + ", ".join(
-          f"n={r['n']}: {r['mean_normalized_entropy']:.3f}" for r in m["per_n"]) if m["per_n"]
-          else f"{who}: {m.get('note', '')}")
-  return lines
-
-
-def write(result: dict, outdir: str, name: str) -> list[str]:
-  """NAME.json, NAME.csv and the figures into outdir; returns the paths."""
-  import csv
-  from limits import atomic
-  from limits.probes import common as probe_common, figures
-  os.makedirs(outdir, exist_ok=True)
-  path = os.path.join(outdir, f"{name}.json")
-  atomic.write_text(path, json.dumps(probe_common.jsonable(result), indent=1))
-  rows = probe_common.jsonable(probe_common.rows(result))
-  flat = [{k: (json.dumps(v) if isinstance(v, (list, dict)) else v) for k, v in r.items()}
-          for r in rows]
-  csv_path = os.path.join(outdir, f"{name}.csv")
-  columns = list(dict.fromkeys(k for r in flat for k in r))
-  with atomic.atomic_path(csv_path) as tmp, open(tmp, "w", newline="") as f:
-    w = csv.DictWriter(f, fieldnames=columns)
-    w.writeheader()
-    w.writerows({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in r.items()} for r in flat)
-  return [path, csv_path] + figures.draw(result, outdir, name)
-
-
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     common.fail(f"unexpected arguments {argv[1:]}; use --flag=value")
@@ -135,6 +80,7 @@ def main(argv: list[str]) -> None:
     common.fail("--workdir and --probe are required")
   import jax
   from limits import probes
+  from limits.probes import report
 
   cfg = common.user_errors(lambda: probes.make_config(_PROBE.value, FIELDS))
   out = _OUT.value if _OUT.value is not None else os.path.join(_WORKDIR.value, "analysis")
@@ -147,10 +93,10 @@ def main(argv: list[str]) -> None:
   result.update(workdir=os.path.abspath(_WORKDIR.value), step=step, init=bool(_INIT.value))
   if jax.process_index() == 0:
     try:
-      paths = write(result, out, _PROBE.value)
+      paths = report.write(result, out, _PROBE.value)
     except OSError as e:
       common.fail(common.os_error_line(e), status=common.WRITE_FAILED)
-    for line in summary_lines(result):
+    for line in report.summary_lines(result):
       print(line)
     print(f"analysis: {paths[0]}")
 

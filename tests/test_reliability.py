@@ -304,11 +304,10 @@ def test_predict_hostile_stdin(repo, reference, data, printed, needle):
 def test_predict_reads_any_bytes_as_lines_or_one_error(data):
   """predict's stdin parsing (in-process): random bytes, other encodings, NUL bytes and
   odd line breaks give the valid lines before the first bad one plus one error line."""
-  from launch import predict
-  from limits import languages
+  from limits import languages, predict
   lang = languages.make_language("parity")
-  lines, error = predict._decode_lines(data)
-  strings, error2 = predict._valid_prefix(lines, lang, lambda n: None)
+  lines, error = predict.decode_lines(data)
+  strings, error2 = predict.valid_prefix(lines, lang, lambda n: None)
   error = error2 or error
   assert all(set(s) <= {"0", "1"} for s in strings)
   if error is not None:

@@ -20,7 +20,7 @@ FLOORS = [
     ["limits.population", "limits.config", "limits.memory"],
     ["limits.setup", "limits.metrics", "limits.results", "limits.records", "limits.plots",
      "limits.hparams", "limits.checkpoint"],
-    ["limits.train", "limits.evaluate"],
+    ["limits.train", "limits.evaluate", "limits.predict"],
     ["limits.experiment", "limits.construct", "limits.export", "limits.probes.common",
      "limits.probes.members"],
     ["limits.probes"],
