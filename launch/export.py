@@ -10,7 +10,7 @@ Train and validation are drawn at --lengths, one test split per bin of --test_le
 and `<split>.tsv` per split, `--format=flare` FLaRe's layout (main.tok, labels.txt,
 next-symbols.jsonl; datasets/validation-short, datasets/test); both write manifest.json
 (config, seeds, counts, library versions, sha256 of every file). Layout, keys and
-annotations: `limits/export.py`; the JSONL schema: `limits/records.py`.
+annotations: `limits/export/`; the JSONL schema: `limits/records.py`.
 
 An --out that already holds this very export is left as it is ("unchanged"); one holding
 another export is refused unless --overwrite; a directory that is not an export is never
