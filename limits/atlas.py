@@ -1,7 +1,7 @@
 """The regular-language atlas: theory's verdict for many DFAs, tested by trained populations.
 
 `run(value, scale, workdir)` resolves a set of languages (`resolve`), computes each one's
-algebra (limits/languages/algebra.py: minimal DFA, syntactic monoid, aperiodic /
+algebra (limits/languages/algebra/: minimal DFA, syntactic monoid, aperiodic /
 quasi-aperiodic / C-RASP, average sensitivity, predictions with sources), trains one
 population per model kind (soft transformer, UHAT transformer trained straight-through,
 LSTM) in which member m learns languages[m] (sweep.languages x seeds, and depth x heads

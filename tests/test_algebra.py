@@ -1,4 +1,4 @@
-"""The algebra of regular languages (limits/languages/algebra.py).
+"""The algebra of regular languages (limits/languages/algebra/).
 
 Classifications are checked against the literature, case by case (source in each row),
 monoid sizes against hand counts, the C-RASP procedure against Yang, Veseli, ..., Hahn
