@@ -119,12 +119,10 @@ def uniform_symbols(key: jax.Array, batch: int, length: int, n: int) -> jax.Arra
   if n > DIGIT_SPAN:
     return jax.random.randint(key, (batch, length), 0, n, jnp.int32)
   per = max(1, int(math.floor(math.log(DIGIT_SPAN) / math.log(n) + 1e-9)))
-  w = random_words(key, (batch, -(-length // per)))
-  digits = []
-  for _ in range(per):   # w / 2^32 -> frac(n w / 2^32), in 16-bit halves to stay in uint32
-    lo = (w & 0xFFFF) * n
-    hi = (w >> 16) * n + (lo >> 16)
-    digits.append(hi >> 16)
-    w = ((hi & 0xFFFF) << 16) | (lo & 0xFFFF)
-  sym = jnp.stack(digits, axis=-1).reshape(batch, -1)[:, :length]
+  w = random_words(key, (batch, -(-length // per)))[:, :, None]
+  # Digit d of w / 2^32 in base n is floor(n^(d+1) w / 2^32) mod n: each digit on its own
+  # (no chain through the remainders), in 16-bit halves to stay in uint32 (n^per <= 256).
+  c = jnp.asarray([n ** (d + 1) for d in range(per)], jnp.uint32)
+  top = ((w >> 16) * c + (((w & 0xFFFF) * c) >> 16)) >> 16
+  sym = (top % jnp.uint32(n)).reshape(batch, -1)[:, :length]
   return sym.astype(jnp.int32)
