@@ -60,6 +60,19 @@ def parse_lengths(value: Any, field: str) -> tuple[int, ...]:
   return tuple(sorted(set(out)))
 
 
+def format_lengths(lengths: Sequence[int]) -> str:
+  """`1-40`, `2-40:2` or `1-3,7`: the text `parse_lengths` reads back as `lengths`."""
+  xs = sorted(set(int(n) for n in lengths))
+  if len(xs) > 2 and len({b - a for a, b in zip(xs, xs[1:])}) == 1 and xs[1] - xs[0] > 1:
+    return f"{xs[0]}-{xs[-1]}:{xs[1] - xs[0]}"
+  runs, start = [], 0
+  for i in range(1, len(xs) + 1):
+    if i == len(xs) or xs[i] != xs[i - 1] + 1:
+      runs.append(str(xs[start]) if i - 1 == start else f"{xs[start]}-{xs[i - 1]}")
+      start = i
+  return ",".join(runs)
+
+
 def parse_numbers(value: Any, field: str, kind: type, lo: float) -> tuple:
   """`"1,2,4"`, `"1-4"` (ints), `"1e-3,3e-4"` (floats), a number or a sequence."""
   if isinstance(value, (list, tuple)):

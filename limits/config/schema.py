@@ -14,6 +14,7 @@ import ml_collections
 
 from limits import languages
 from limits import population
+from limits.config import parse
 from limits.models import transformer
 
 SCHEDULES = ("constant", "cosine")
@@ -157,8 +158,9 @@ def lengths_with_members(spec: str, lengths: tuple[int, ...], p: float) -> tuple
 
 
 def defaults() -> ml_collections.ConfigDict:
-  """Every config field at its library default, as a config file states it (length and
-  grid fields of `data` and `sweep` as empty strings): what configs/*.py start from."""
+  """Every config field at its library default, as a config file states it (the lengths
+  of `data` as text, "1-40", and the grid fields of `sweep` as empty strings): what
+  configs/*.py start from, so they state only what they change."""
   c = ml_collections.ConfigDict()
   for name, cls in (("model", transformer.ModelConfig), ("data", DataConfig),
                     ("train", TrainConfig), ("eval", EvalConfig), ("sweep", SweepConfig)):
@@ -167,7 +169,11 @@ def defaults() -> ml_collections.ConfigDict:
       if f.name in DERIVED:
         continue
       v = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-      section[f.name] = "" if isinstance(v, tuple) and name in ("data", "sweep") else v
+      if isinstance(v, tuple) and name == "data":
+        v = parse.format_lengths(v)
+      elif isinstance(v, tuple) and name == "sweep":
+        v = ""
+      section[f.name] = v
     c[name] = section
   return c
 

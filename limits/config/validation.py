@@ -111,7 +111,7 @@ def _data_section(cfg: ml_collections.ConfigDict) -> tuple["DataConfig", languag
   parse.check_choice(d, "task", "data.task", languages.TASKS)
   parse.check_float(d, "p", "data.p", 0.0, 1.0, open_lo=True)
   parse.check_float(d, "near_miss_fraction", "data.near_miss_fraction", 0.0)
-  parse.require(d.get("near_miss_fraction", 0.0) <= 1.0,
+  parse.require(d.get("near_miss_fraction", DataConfig.near_miss_fraction) <= 1.0,
            f"data.near_miss_fraction: must lie in [0, 1], got {d.get('near_miss_fraction')}")
   parse.check_choice(d, "targets", "data.targets", languages.TARGETS)
   for k in ("train_lengths", "eval_lengths"):

@@ -12,6 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from limits import languages
+from limits.config.parse import format_lengths
 from limits import records as records_lib
 
 LAYOUTS = ("native", "flare")
@@ -48,19 +49,6 @@ class ExportConfig:
     d["lengths"] = format_lengths(self.lengths)
     d["test_lengths"] = ";".join(format_lengths(b) for b in self.bins())
     return d
-
-
-def format_lengths(lengths: Sequence[int]) -> str:
-  """`1-40`, `2-40:2` or `1-3,7`: text `config.parse_lengths` reads back."""
-  xs = sorted(set(int(n) for n in lengths))
-  if len(xs) > 2 and len({b - a for a, b in zip(xs, xs[1:])}) == 1 and xs[1] - xs[0] > 1:
-    return f"{xs[0]}-{xs[-1]}:{xs[1] - xs[0]}"
-  runs, start = [], 0
-  for i in range(1, len(xs) + 1):
-    if i == len(xs) or xs[i] != xs[i - 1] + 1:
-      runs.append(str(xs[start]) if i - 1 == start else f"{xs[start]}-{xs[i - 1]}")
-      start = i
-  return ",".join(runs)
 
 
 def has_generator(lang) -> bool:

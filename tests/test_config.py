@@ -1,0 +1,35 @@
+"""limits.config: each field's one default lives in the dataclasses; defaults() states them
+as a config file does, and lengths written as text read back as the same lengths."""
+
+import dataclasses
+
+import hypothesis
+from hypothesis import strategies as st
+
+from limits import config as config_lib
+from limits.models import transformer
+
+
+def test_defaults_validate_to_the_dataclass_defaults():
+  # configs/*.py start from defaults() and state only what they change: this is what
+  # they change from.
+  exp = config_lib.validate(config_lib.defaults())
+  want = config_lib.Experiment(model=transformer.ModelConfig(), data=config_lib.DataConfig(),
+                               train=config_lib.TrainConfig(), eval=config_lib.EvalConfig())
+  assert exp == want
+  assert config_lib.defaults().data.train_lengths == "1-40"
+
+
+def test_every_default_field_is_declared():
+  c = config_lib.defaults()
+  for name, cls in (("model", transformer.ModelConfig), ("data", config_lib.DataConfig),
+                    ("train", config_lib.TrainConfig), ("eval", config_lib.EvalConfig),
+                    ("sweep", config_lib.SweepConfig)):
+    assert set(c[name]) == {f.name for f in dataclasses.fields(cls)} - config_lib.DERIVED
+
+
+@hypothesis.settings(max_examples=200, deadline=None, derandomize=True)
+@hypothesis.given(st.sets(st.integers(1, 300), min_size=1, max_size=40))
+def test_format_lengths_reads_back(lengths):
+  text = config_lib.parse.format_lengths(lengths)
+  assert config_lib.parse_lengths(text, "x") == tuple(sorted(lengths))
