@@ -8,7 +8,7 @@ r"""The regular-language atlas: theory's verdict per language, tested by trained
 --languages: named sets (all_binary_2, all_binary_3, tomita, deletang_regular, named) or
 files with one spec per line, joined by `+`; empty = the scale's default. Writes
 DIR/atlas.csv, DIR/atlas.md, DIR/plots/ and one resumable run per population under
-DIR/runs/ (limits/atlas.py). A bad set, scale or kind is one error line and exit 2.
+DIR/runs/ (limits/atlas/). A bad set, scale or kind is one error line and exit 2.
 --estimate prints the expected training time from a step rate measured here.
 
 On CPU the atlas runs on one JAX device unless LIMITS_CPU_DEVICES says otherwise: its

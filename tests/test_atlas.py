@@ -1,4 +1,4 @@
-"""The regular-language atlas (limits/atlas.py, launch/atlas.py)."""
+"""The regular-language atlas (limits/atlas/, launch/atlas.py)."""
 
 import csv
 import os
