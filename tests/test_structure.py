@@ -116,6 +116,18 @@ def long_modules() -> list[tuple[str, int]]:
                 if m.startswith("limits") and len(p.read_text().splitlines()) > MAX_LINES)
 
 
+# Over MAX_LINES today, each still one concept (issue 16 item 7 split config, export,
+# languages/algebra and atlas; reproduce is being split); a new module over it fails below.
+LONG_TODAY = {"limits.checkpoint", "limits.languages.dyck", "limits.models.attention",
+              "limits.probes.restriction", "limits.reproduce"}
+
+
+def test_library_modules_stay_readable_in_one_sitting():
+  new = [(m, n) for m, n in long_modules()
+         if not any(m == k or m.startswith(k + ".") for k in LONG_TODAY)]
+  assert not new, new
+
+
 if __name__ == "__main__":
   g = graph()
   print(f"{len(g)} modules, {sum(len(v) for v in g.values())} import edges")
