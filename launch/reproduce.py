@@ -4,7 +4,7 @@ r"""Run every experiment of the paper's claims and write DIR/report.md.
   python -m launch.reproduce --scale=small --workdir=workdir/repro  # ~50 min, busy 2-core CPU
   python -m launch.reproduce --scale=paper --workdir=workdir/paper  # accelerator
 
-The experiments (limits/reproduce.py): Lemma 5 slopes, Chiang & Cholak's PARITY,
+The experiments (limits/reproduce/): Lemma 5 slopes, Chiang & Cholak's PARITY,
 Theorem 6 cross-entropies, Theorem 1 restrictions, the depth x heads sweep. `--only=`
 runs a comma-separated subset. Rerunning resumes finished training runs from their
 checkpoints.

@@ -21,6 +21,30 @@ def test_reproduce_smoke_writes_report_with_every_section(tmp_path):
   for link in ("lemma5/sensitivity.png", "theorem1/restriction.png", "cc_parity/xent.png"):
     assert f"]({link})" in text and os.path.exists(tmp_path / link)
   _assert_cc_parity_numbers(json.load(open(tmp_path / "cc_parity" / "xent.json")))
+  _assert_claims_table(text)
+  page = open(tmp_path / "report.html").read()
+  assert page.count("<img") == text.count("![") and 'src="data:image/png;base64,' in page
+
+
+def _assert_claims_table(text: str):
+  """The claims table follows the title; at smoke scale (10 steps, 2 lengths) no claim
+  about trained models or slopes is judged, and the vacuous random-model bound is not
+  called a test; Chiang & Cholak's exact numbers (6 lengths) are."""
+  lines = text.splitlines()
+  assert lines[2] == "## Claims" and lines[4].startswith("| claim | source | measured |")
+  rows = [l.split(" | ") for l in lines[6:lines.index("", 6)]]
+  verdicts = {r[0].lstrip("| ") + " / " + r[2]: r[-1].rstrip(" |") for r in rows}
+  allowed = ("supports", "contradicts", "inconclusive", "not tested at this scale")
+  assert all(v.startswith(allowed) for v in verdicts.values()), verdicts
+  for claim, v in verdicts.items():
+    if "slope <= -1" in claim or "Theorem 6" in claim or "trained" in claim:
+      assert v.startswith("not tested at this scale"), (claim, v)
+    if "random soft" in claim and "at most H^L" in claim:
+      assert "vacuous" in v, (claim, v)
+    if claim.startswith(("the construction recognises PARITY", "without layer norm",
+                         "with a final layer norm")):
+      assert v == "supports", (claim, v)
+  assert any("2DYCK" in c for c in verdicts) and any("UHAT" in c for c in verdicts)
 
 
 def _margin(xent_bits: float) -> float:

@@ -26,6 +26,7 @@ busy 2-core CPU, 36 of them Theorem 6 in the paper's form), `paper` (accelerator
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 import traceback
@@ -41,6 +42,8 @@ from limits import setup as setup_lib
 from limits.models import constructions
 from limits.probes import common as probe_common
 from limits.probes import figures
+from limits.reproduce import claims as claims_lib
+from limits.reproduce import html as html_lib
 
 SCALES: dict[str, dict[str, Any]] = {
     # smoke: every code path once, the fewest compiled programs (the test suite runs it)
@@ -81,13 +84,19 @@ def _config(language: str, task: str, s: dict, **model) -> ml_collections.Config
 
 
 class Report:
-  """Markdown sections; figures linked relative to the report."""
+  """Markdown sections; figures linked relative to the report; the claims table (one
+  `claims.Claim` per claim a section tests) goes after the title line."""
 
   def __init__(self, workdir: str, scale: str):
     self.workdir, self.lines = workdir, [f"# Hahn (2020) reproduced: scale `{scale}`", ""]
+    self.claims: list[claims_lib.Claim] = []
 
   def add(self, *lines: str) -> None:
     self.lines.extend(lines)
+
+  def claim(self, claim: str, source: str, measured: str, number: tuple[str, str]) -> None:
+    """One row of the claims table; `number` = (number with interval, verdict)."""
+    self.claims.append(claims_lib.Claim(claim, source, measured, *number))
 
   def figure(self, path: str, caption: str) -> None:
     self.lines.append(f"![{caption}]({os.path.relpath(path, self.workdir)})")
@@ -102,9 +111,17 @@ class Report:
       self.lines.append("| " + " | ".join(fmt(v) for v in r) + " |")
     self.lines.append("")
 
+  def text(self) -> str:
+    head = ["## Claims", "", *claims_lib.table(self.claims), "", claims_lib.RULES, ""]
+    if not self.claims:
+      head[2:2 + 2] = ["No claim was tested (no experiment ran to its end).", ""]
+    return "\n".join(self.lines[:2] + head + self.lines[2:]) + "\n"
+
   def write(self) -> str:
+    """Writes report.md and the self-contained report.html beside it."""
     path = os.path.join(self.workdir, "report.md")
-    atomic.write_text(path, "\n".join(self.lines) + "\n")
+    atomic.write_text(path, self.text())
+    html_lib.write(path)
     return path
 
 
@@ -179,6 +196,8 @@ def lemma5(s: dict, wd: str, rep: Report, log) -> None:
     tight = (f"{m['tightness_min']:.3g}..{m['tightness_max']:.3g}" if m.get("tightness_min")
              else None)
     holds = m.get("bound_holds", m["bound_note"] or None)
+    if holds is True and (m.get("tightness_min") or 0) > claims_lib.VACUOUS:
+      holds = f"True (vacuous: bound >= {m['tightness_min']:.1e} x measured)"
     rows.append([m["label"], m["slope"], ci and f"[{ci[0]:.3f}, {ci[1]:.3f}]",
                  f"{first['n_times_mean_change']:.3g} -> {last['n_times_mean_change']:.3g}",
                  m.get("n_change_trend") or "no CI", last["max_change"],
@@ -200,6 +219,25 @@ def lemma5(s: dict, wd: str, rep: Report, log) -> None:
               f"n x change {m.get('n_change_trend')}: {reading}.")
   rep.add("")
   rep.figure(paths[0], "Lemma 5")
+  _lemma5_claims(res, rep)
+
+
+def _lemma5_claims(res: dict, rep: Report) -> None:
+  """Two rows per model the lemma covers (no layer norm or eps > 0, bounded logits)."""
+  span = f"n = {res['lengths'][0]}..{res['lengths'][-1]}, {len(res['lengths'])} lengths"
+  for m in res["members"]:
+    if not m.get("bound_applies"):
+      continue
+    n = [r["n"] for r in m["per_n"]]
+    rep.claim("changing one input moves y_n^(L) by at most H^L C^{2L} D / n",
+              "Hahn 2020, Lemma 5", f"{m['label']}: max change over strings and positions "
+              f"vs the recursive bound, {span}",
+              claims_lib.bound_claim([r["max_change"] for r in m["per_n"]],
+                                     [r.get("bound_recursive") for r in m["per_n"]]))
+    rep.claim("the one-symbol change falls as O(1/n) (log-log slope <= -1)",
+              "Hahn 2020, Lemma 5", f"{m['label']}: mean change against n, {span}",
+              claims_lib.slope_claim(n, [r["mean_change"] for r in m["per_n"]],
+                                     below=-1 + claims_lib.SLOPE_TOL))
 
 
 def cc_parity(s: dict, wd: str, rep: Report, log) -> None:
@@ -221,6 +259,41 @@ def cc_parity(s: dict, wd: str, rep: Report, log) -> None:
              [m["per_n"][i]["xent_bits"] for m in res["members"]]
              for i, r in enumerate(res["members"][0]["per_n"])])
   rep.figure(paths[0], "C&C PARITY")
+  _cc_claims(res, rep)
+
+
+def _margin(xent_bits: float) -> float:
+  """Logit margin m of a classifier right on a string: xent = log2(1 + e^-m) bits."""
+  return -math.log(max(2.0 ** xent_bits - 1.0, 1e-300))
+
+
+def _cc_claims(res: dict, rep: Report) -> None:
+  by = {m["label"]: m["per_n"] for m in res["members"]}
+  k = res["config"]["strings"]
+  src = "Chiang & Cholak 2022 (exact PARITY; layer norm at eps = 0)"
+  for name, rows in by.items():
+    n = [r["n"] for r in rows]
+    span = f"n = {n[0]}..{n[-1]}, {len(n)} lengths"
+    acc = sum(r["accuracy"] for r in rows) / len(rows)
+    number = claims_lib.proportion_claim(acc, k * len(rows), 1.0 - 1e-9, below=False, what="accuracy")
+    if len(rows) < claims_lib.MIN_POINTS:
+      number = (number[0], claims_lib.not_tested(f"{len(rows)} length(s)"))
+    elif acc < 1.0:
+      number = (number[0], claims_lib.CONTRADICTS)
+    else:
+      number = (number[0], claims_lib.SUPPORTS)
+    rep.claim("the construction recognises PARITY exactly at every n", src,
+              f"{name}: accuracy on {k} balanced strings per n, {span}", number)
+    margins = [_margin(r["xent_bits"]) for r in rows]
+    if name.endswith("_ln"):
+      rep.claim("with a final layer norm at eps = 0 the confidence (logit margin) is constant in n",
+                src, f"{name}: margin from the cross-entropy against n, {span}",
+                claims_lib.slope_claim(n, margins, target=0.0))
+    else:
+      rep.claim("without layer norm the confidence (logit margin) falls as 1/n^2", src,
+                f"{name}: margin from the cross-entropy against n + 1 (its logits are "
+                f"+-1/(n+1)^2), {span}",
+                claims_lib.slope_claim([x + 1 for x in n], margins, target=-2.0))
 
 
 def _t6_hahn(lang: str, s: dict, wd: str, log, **model) -> tuple[Any, Any, dict[int, int]]:
@@ -296,7 +369,41 @@ def theorem6(s: dict, wd: str, rep: Report, log) -> None:
     rep.table(["n", "transformer xent", "LSTM xent", "optimal", "chance",
                "transformer excess", "transformer to chance", "LSTM excess",
                "transformer excess, last", "Thm 6 bound P_0(1-p), last"], rows)
+    _theorem6_claims(lang, data, s.get("t6_steps", s["steps"]), rep)
   _theorem6_causal_extra(s, wd, rep, log)
+
+
+def _theorem6_claims(lang: str, data: list[dict], steps: int, rep: Report) -> None:
+  """Theorem 6's row for `lang` (and, on finite-state PARITY, the LSTM's)."""
+  ns = [r["n"] for r in data]
+  span = f"n = {ns[0]}..{ns[-1]}, {len(ns)} lengths, {steps} steps, one model per n"
+  lstm_excess = max(r["lstm"]["xent_bits"] - r["optimal_xent_bits"] for r in data)
+  gate = claims_lib.training_gate(steps, lstm_excess, len(ns))
+  if lang.startswith("dyck"):
+    excess = [r["transformer"]["xent_last_bits"] - r["optimal_last_bits"] for r in data]
+    number = claims_lib.above_bound_claim(excess, [r["excess_bound_bits"] for r in data])
+    rep.claim("soft attention's last-position cross-entropy on 2DYCK stays at least "
+              "P_0 (1-p) bits above optimal as n grows", "Hahn 2020, Theorem 6",
+              f"trained soft transformer: last-position excess over optimal vs P_0 (1-p), {span}",
+              (number[0], gate or number[1]))
+    return
+  dist = [r["chance_xent_bits"] - r["transformer"]["xent_bits"] for r in data]
+  if all(d <= 0 for d in dist):
+    number = (f"at or above chance at every n (max distance {max(dist):.3g} bits)",
+              claims_lib.SUPPORTS)
+  else:
+    number = claims_lib.slope_claim(ns, dist, below=0.0)
+  rep.claim(f"soft attention's next-symbol cross-entropy on {lang} approaches unigram chance "
+            "as n grows", "Hahn 2020, Theorem 6",
+            f"trained soft transformer: chance - xent (bits) against n, {span}",
+            (number[0], gate or number[1]))
+  lstm_gate = claims_lib.training_gate(steps, None, claims_lib.MIN_POINTS)  # no length gate
+  ok = lstm_excess <= claims_lib.OPTIMUM_TOL
+  rep.claim(f"an LSTM reaches optimal cross-entropy on finite-state {lang}",
+            "the report's LSTM contrast (no theorem of Hahn 2020)",
+            f"LSTM: largest excess over optimal (bits), {span}",
+            (f"max excess {lstm_excess:.3g} bits (no interval)",
+             claims_lib.SUPPORTS if ok else lstm_gate or claims_lib.INCONCLUSIVE))
 
 
 def _theorem6_causal_extra(s: dict, wd: str, rep: Report, log) -> None:
@@ -373,6 +480,52 @@ def theorem1(s: dict, wd: str, rep: Report, log) -> None:
               r["restriction_source"]]
              for m in res["members"] for r in m["per_n"]])
   rep.figure(paths[0], "Theorem 1")
+  _theorem1_claims(res, s["steps"], rep)
+
+
+def _theorem1_claims(res: dict, steps: int, rep: Report) -> None:
+  """Theorem 1 on the UHAT constructions; Corollary 2 on a trained UHAT, with the
+  constant model as the probe's control."""
+  by = {m["label"]: m["per_n"] for m in res["members"]}
+  few, k = res["config"].get("few", 2), res["config"]["completions"]
+  ns = res["lengths"]
+  span = f"n = {ns[0]}..{ns[-1]}, {len(ns)} length(s), C = 0.5"
+  short = (claims_lib.not_tested(f"{len(ns)} length(s); 'c independent of n' needs "
+                                 f"{claims_lib.MIN_POINTS}") if len(ns) < claims_lib.MIN_POINTS
+           else None)
+  built = {lab: rows for lab, rows in by.items() if lab.startswith("UHAT construction")}
+  if built:
+    top = {lab: rows[-1]["influential"] for lab, rows in built.items()}
+    grew = [lab for lab, rows in built.items()
+            if rows[-1]["influential"] > few and rows[-1]["influential"] > rows[0]["influential"]]
+    verdict = (claims_lib.SUPPORTS if all(r["influential"] <= few for rows in built.values()
+                                          for r in rows)
+               else claims_lib.CONTRADICTS if grew else claims_lib.INCONCLUSIVE)
+    rep.claim("after a restriction fixing <= (1-C) n inputs a UHAT's output depends on at most "
+              "c inputs, c independent of n", "Hahn 2020, Theorem 1",
+              f"UHAT constructions (1*, a^n b^n, Dyck-(2,3)): influential free positions "
+              f"(lower bounds, {k} completions), {span}",
+              ("influential at the largest n: " + ", ".join(
+                  f"{lab.split()[-1]} {v}" for lab, v in top.items()) + f" (few = {few})",
+               short or verdict))
+  uhat = [lab for lab in by if lab.startswith("trained hard_unique")]
+  control = by.get("constant (reject all) PARITY")
+  for lab in uhat:
+    rows = by[lab]
+    err = rows[-1]["subcube_error"]
+    number = claims_lib.proportion_claim(err, k, 0.0, below=False, what="subcube error")[0]
+    if short or steps < claims_lib.MIN_STEPS:
+      verdict = short or claims_lib.not_tested(f"{steps} training steps < {claims_lib.MIN_STEPS}")
+    elif control and not all(r["verdict"] == "obstruction" for r in control):
+      verdict = f"{claims_lib.INCONCLUSIVE} (the constant control was not `obstruction`)"
+    elif all(r["verdict"] == "obstruction" for r in rows):
+      verdict = claims_lib.SUPPORTS
+    else:
+      verdict = claims_lib.CONTRADICTS if err == 0 else claims_lib.INCONCLUSIVE
+    rep.claim("a UHAT transformer cannot recognise PARITY: it errs on a restricted subcube",
+              "Hahn 2020, Theorem 1 / Corollary 2",
+              f"{lab}: error on the subcube of the restriction found, at the largest n; "
+              f"{span}, {steps} steps", (number, verdict))
 
 
 def sweep(s: dict, wd: str, rep: Report, log) -> None:
