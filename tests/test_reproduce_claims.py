@@ -93,3 +93,24 @@ def test_report_puts_the_claims_table_after_the_title(tmp_path):
   assert lines[6] == "| a \\| claim | Hahn 2020, Lemma 5 | measured | slope -1 [-1.1, -0.9] | supports |"
   assert any(line.startswith("**Verdict rules.**") for line in lines)
   assert lines.index("## 1. A section") > lines.index("## Claims")
+
+
+def _t6_rows(excess_last, lstm_excess=0.01):
+  return [{"n": n, "optimal_xent_bits": 1.0, "optimal_last_bits": 1.0, "chance_xent_bits": 2.0,
+           "excess_bound_bits": 0.2,
+           "transformer": {"xent_bits": 1.5, "xent_last_bits": 1.0 + e},
+           "lstm": {"xent_bits": 1.0 + lstm_excess}} for n, e in zip((8, 16, 32), excess_last)]
+
+
+def test_theorem6_rows_read_the_gates_and_the_bound(tmp_path):
+  from limits import reproduce
+
+  def verdict(rows, steps=5000):
+    rep = Report(str(tmp_path), "small")
+    reproduce._theorem6_claims("dyck:k=2", rows, steps, rep)
+    return rep.claims[0].verdict
+  assert verdict(_t6_rows([0.3, 0.3, 0.3])) == claims.SUPPORTS
+  assert verdict(_t6_rows([0.3, 0.3, 0.1])) == claims.CONTRADICTS
+  assert "10 training steps" in verdict(_t6_rows([0.3, 0.3, 0.3]), steps=10)
+  assert "under-trained" in verdict(_t6_rows([0.3, 0.3, 0.1], lstm_excess=0.798))
+  assert "2 length" in verdict(_t6_rows([0.3, 0.3, 0.3])[:2])

@@ -8,7 +8,7 @@ feeds them synthetic data). The rules, stated once in `RULES` and printed in the
   Log-log slopes use the OLS fit's 95% t interval (`probes.common.loglog_slope`), which
   needs at least `MIN_POINTS` lengths; "slope ~ s" means within `SLOPE_TOL` of s.
 - `not tested at this scale (why)` when the data cannot test the claim: fewer than
-  `MIN_POINTS` lengths; fewer than `MIN_STEPS` training steps; a bound more than `VACUOUS`
+  `MIN_POINTS` lengths for a slope or an "as n grows" claim; fewer than `MIN_STEPS` training steps; a bound more than `VACUOUS`
   times the measured value (it would hold for any model of this size); or trained models
   whose control (the LSTM trained the same way) is not within `OPTIMUM_TOL` bits of
   optimal cross-entropy, so a gap cannot be told from under-training.
@@ -34,8 +34,8 @@ RULES = (
     f"wholly on the other side `contradicts` it, one that straddles is `inconclusive`. Slopes "
     f"are OLS fits of log y on log n with a 95% t interval; \"slope ~ s\" means within "
     f"{SLOPE_TOL} of s; proportions carry a 95% Wilson interval. `not tested at this scale` "
-    f"when fewer than {MIN_POINTS} lengths were measured, training ran fewer than "
-    f"{MIN_STEPS} steps, a bound exceeds the measurement by more than {VACUOUS:.0e} (it holds "
+    f"when a slope or an \"as n grows\" claim has fewer than {MIN_POINTS} lengths, training "
+    f"ran fewer than {MIN_STEPS} steps, a bound exceeds the measurement by more than {VACUOUS:.0e} (it holds "
     f"for any model of this size, so it tests nothing), or the LSTM trained the same way is "
     f"more than {OPTIMUM_TOL} bits above optimal (a gap could be under-training).")
 
