@@ -8,8 +8,7 @@ import pytest
 
 from configs import parity as parity_config
 from limits import config as config_lib, parallel
-from limits import setup as setup_lib
-from limits import train as train_lib
+from tests.test_population import _train_logged
 
 @pytest.fixture(autouse=True)
 def data_axis(monkeypatch):
@@ -43,22 +42,6 @@ def _exp(batch_size=32, steps=40, seeds="0"):
   return config_lib.validate(cfg)
 
 
-def _train(exp, one_device: bool):
-  """(final state, {step: metrics}, initial params); `one_device` turns the mesh off."""
-  log = {}
-  orig = parallel.member_sharding
-  if one_device:
-    parallel.member_sharding = lambda *a, **k: None
-  try:
-    setup = setup_lib.make_setup(exp)
-    init = setup_lib.init_state(setup)
-    init_params = jax.tree.map(np.asarray, init.params)
-    state = train_lib.train_loop(setup, init, on_metrics=lambda s, m: log.__setitem__(s, m))
-  finally:
-    parallel.member_sharding = orig
-  return state, log, init_params
-
-
 def test_mesh_shapes(monkeypatch):
   assert jax.device_count() == 8
   assert parallel.mesh_shape(1, 32) == (1, 8)     # one model: its batch over all 8
@@ -77,7 +60,7 @@ def test_mesh_shapes(monkeypatch):
 def test_single_model_split_over_eight_devices_matches_one_device():
   exp = _exp()
   assert parallel.data_devices(1, exp.train.batch_size) == 8
-  (sharded, log8, init8), (single, log1, init1) = _train(exp, False), _train(exp, True)
+  (sharded, log8, init8), (single, log1, init1) = _train_logged(exp, False), _train_logged(exp, True)
   assert dict(jax.tree.leaves(sharded.params)[0].sharding.mesh.shape) == {"members": 1,
                                                                           "data": 8}
   assert len(jax.tree.leaves(single.params)[0].sharding.device_set) == 1
@@ -96,7 +79,7 @@ def test_members_and_batch_split_together():
   """4 members on a (4, 2) mesh: each member's batch over 2 devices, like one device."""
   exp = _exp(seeds="0-3", steps=20)
   assert parallel.mesh_shape(4, exp.train.batch_size) == (4, 2)
-  (sharded, log8, _), (single, log1, init1) = _train(exp, False), _train(exp, True)
+  (sharded, log8, _), (single, log1, init1) = _train_logged(exp, False), _train_logged(exp, True)
   for s in log8:
     np.testing.assert_allclose(log8[s]["loss_bits"], log1[s]["loss_bits"], atol=LOSS_ATOL_BITS)
   _assert_params_agree(sharded.params, single.params, init1)
