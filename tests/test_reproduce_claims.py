@@ -75,6 +75,18 @@ def test_above_bound():
   assert claims.above_bound_claim([0.0, 0.4, 0.5], [0.1, 0.2, 0.3])[1] == claims.INCONCLUSIVE
 
 
+def test_above_bound_reads_the_interval_not_the_mean():
+  """With standard errors the verdict is the interval's: a mean above the bound whose
+  interval reaches below it is inconclusive, one wholly below contradicts."""
+  bound = [0.1, 0.2, 0.3]
+  assert claims.above_bound_claim([0.3, 0.4, 0.5], bound, [0.01] * 3)[1] == claims.SUPPORTS
+  number, verdict = claims.above_bound_claim([0.3, 0.4, 0.35], bound, [0.01, 0.01, 0.05])
+  assert verdict == claims.INCONCLUSIVE and "[0.252, 0.448]" in number, number
+  assert claims.above_bound_claim([0.3, 0.4, 0.2], bound, [0.01] * 3)[1] == claims.CONTRADICTS
+  assert claims.above_bound_claim([0.3, 0.4, 0.28], bound, [0.01, 0.01, 0.02])[1] == \
+      claims.INCONCLUSIVE
+
+
 def test_wilson_interval():
   lo, hi = claims.wilson(1.0, 384)
   assert 0.985 < lo < 0.995 and hi == 1.0

@@ -36,6 +36,9 @@ def test_xent_probe_is_the_training_loss(targets):
   np.testing.assert_allclose(got["xent_bits"][0], float(jnp.mean(xent_B)) / metrics.LOG2,
                              rtol=1e-5)
   np.testing.assert_allclose(got["accuracy"][0], float(jnp.mean(ok_B)))
+  # The standard error is over the strings, each string's own mean over positions.
+  sem = np.std(np.asarray(xent_B), ddof=1) / np.sqrt(cfg.strings) / metrics.LOG2
+  np.testing.assert_allclose(got["xent_sem_bits"][0], sem, rtol=1e-4)
 
 
 def test_theorem6_bound_only_for_bracket_languages():

@@ -7,6 +7,8 @@ bits, per member:
   xent_bits        mean over positions t = 0..n (what training and `evaluate` report)
   xent_last_bits   at the last position only: predicting what follows x_1..x_n, the
                    quantity Theorem 6 bounds
+  xent_sem_bits, xent_last_sem_bits  their standard errors over the strings (each
+                   string's own value; the strings are independent draws)
   optimal_* / chance_*  exact optimal and unigram-chance values for both
 Theorem 6: for soft attention, PARITY's cross-entropy tends to chance as n grows. For
 k-DYCK (2DYCK: k = 2) the excess over optimal stays at least P_0 (1 - p) log 2 nats =
@@ -84,16 +86,20 @@ def measure(setup: setup_lib.Setup, which: tuple[int, ...], params_M: Any, n: in
     logits = apply(params_M, batch.tokens_BxT, batch.readout_B)   # [M', S, (T,) C]
     if task == "recognition":
       xent_MxS, ok_MxS = jax.vmap(lambda lg: metrics_lib.string_metrics(lg, batch))(logits)
-      return jnp.mean(xent_MxS, 1), jnp.mean(xent_MxS, 1), jnp.mean(ok_MxS, 1)
+      return xent_MxS, xent_MxS, ok_MxS
     # Every position 0..n is valid (strings of exactly n symbols, no padding). The loss is
     # training's (metrics.position_xent: against q, or BCE for multi-hot targets).
     xent_MxSxT = jax.vmap(lambda lg: metrics_lib.position_xent(lg, batch))(logits)
     ok_MxS = jax.vmap(lambda lg: metrics_lib.string_metrics(lg, batch)[1])(logits)
-    return (jnp.mean(xent_MxSxT, (1, 2)), jnp.mean(xent_MxSxT[:, :, n], 1),
-            jnp.mean(ok_MxS, 1))
+    return jnp.mean(xent_MxSxT, 2), xent_MxSxT[:, :, n], ok_MxS
 
   mean, last, acc = (np.asarray(x, np.float64) for x in jax.device_get(run(params_M)))
-  return {"xent_bits": mean / LOG2, "xent_last_bits": last / LOG2, "accuracy": acc}
+  # Standard errors over the S independent strings (each string's own value).
+  sem = lambda x: (np.std(x, axis=1, ddof=1) / np.sqrt(x.shape[1]) if x.shape[1] > 1
+                   else np.full(x.shape[0], np.nan))
+  return {"xent_bits": mean.mean(1) / LOG2, "xent_last_bits": last.mean(1) / LOG2,
+          "accuracy": acc.mean(1), "xent_sem_bits": sem(mean) / LOG2,
+          "xent_last_sem_bits": sem(last) / LOG2}
 
 
 def references(lang, task: str, n: int) -> dict[str, float]:

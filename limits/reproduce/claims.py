@@ -28,12 +28,14 @@ MIN_STEPS = 500      # below this a trained model tells nothing about what it ca
 VACUOUS = 1e3        # bound / measured above this: the bound holds for any model here
 SLOPE_TOL = 0.1      # "slope ~ s" means |slope - s| <= SLOPE_TOL
 OPTIMUM_TOL = 0.05   # bits above optimal that still count as "at the optimum"
+Z95 = 1.959964       # two-sided 95% normal quantile (means over independent strings)
 
 RULES = (
     f"**Verdict rules.** An interval lying wholly on the claim's predicted side `supports` it, "
     f"wholly on the other side `contradicts` it, one that straddles is `inconclusive`. Slopes "
     f"are OLS fits of log y on log n with a 95% t interval; \"slope ~ s\" means within "
-    f"{SLOPE_TOL} of s; proportions carry a 95% Wilson interval. `not tested at this scale` "
+    f"{SLOPE_TOL} of s; proportions carry a 95% Wilson interval, means over strings a 95% normal interval "
+    f"(mean +- {Z95:.2f} standard errors over the independent strings). `not tested at this scale` "
     f"when a slope or an \"as n grows\" claim has fewer than {MIN_POINTS} lengths, training "
     f"ran fewer than {MIN_STEPS} steps, a bound exceeds the measurement by more than {VACUOUS:.0e} (it holds "
     f"for any model of this size, so it tests nothing), or the LSTM trained the same way is "
@@ -128,13 +130,27 @@ def training_gate(steps: int, lstm_excess: float | None, lengths: int) -> str | 
   return None
 
 
-def above_bound_claim(excess: Sequence[float], bound: Sequence[float]) -> tuple[str, str]:
-  """Theorem 6, 2DYCK: excess >= bound predicted at every n (the data hold no interval):
-  supports if so at every n, contradicts if below at the largest n, else inconclusive."""
-  number = f"excess {excess[-1]:.3g} vs bound {bound[-1]:.3g} at the largest n (no interval)"
-  if all(e >= b for e, b in zip(excess, bound)):
+def mean_interval(mean: float, sem: float | None) -> tuple[float, float]:
+  """95% normal interval of a mean over independent strings; a point without `sem`."""
+  if sem is None or not math.isfinite(sem):
+    return mean, mean
+  return mean - Z95 * sem, mean + Z95 * sem
+
+
+def above_bound_claim(excess: Sequence[float], bound: Sequence[float],
+                      sem: Sequence[float | None] | None = None) -> tuple[str, str]:
+  """Theorem 6, 2DYCK: excess >= bound predicted at every n. With the excess's standard
+  errors (over the strings): supports if every n's interval lies at or above its bound,
+  contradicts if the largest n's lies below it, else inconclusive."""
+  sem = list(sem) if sem is not None else [None] * len(excess)
+  iv = [mean_interval(e, s) for e, s in zip(excess, sem)]
+  lo, hi = iv[-1]
+  number = (f"excess {excess[-1]:.3g} [{lo:.3g}, {hi:.3g}] vs bound {bound[-1]:.3g} at the "
+            f"largest n" if sem[-1] is not None else
+            f"excess {excess[-1]:.3g} vs bound {bound[-1]:.3g} at the largest n (no interval)")
+  if all(l >= b for (l, _), b in zip(iv, bound)):
     return number, SUPPORTS
-  return number, CONTRADICTS if excess[-1] < bound[-1] else INCONCLUSIVE
+  return number, CONTRADICTS if hi < bound[-1] else INCONCLUSIVE
 
 
 def proportion_claim(p: float, k: int, threshold: float, below: bool, what: str) -> tuple[str, str]:
