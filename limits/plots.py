@@ -67,6 +67,7 @@ def length_curves(rows: Sequence[dict[str, Any]], outdir: str, title: str) -> li
   label_fields = results.label_flags(rows)
   langs = list(dict.fromkeys(r["language"] for r in rows))
   recognition = rows[0].get("task") == "recognition"
+  title = _languages_title(rows, title)
   groups = _groups(rows)
   paths = []
   for metric, ylabel, name in (
@@ -121,6 +122,15 @@ def length_curves(rows: Sequence[dict[str, Any]], outdir: str, title: str) -> li
   return paths
 
 
+def _languages_title(rows: Sequence[dict[str, Any]], title: str) -> str:
+  """The figure's title: the caller's for one language; with several (sweep.languages)
+  the task and every language, since the caller's names the first only."""
+  langs = list(dict.fromkeys(r["language"] for r in rows))
+  if len(langs) < 2:
+    return title
+  return f"{rows[0].get('task', '')} of {', '.join(langs)}".strip()
+
+
 def _legend_entries(axes) -> tuple[list, list[str]]:
   """Every panel's handles once (by label), for one legend beside the figure."""
   seen: dict[str, Any] = {}
@@ -137,6 +147,7 @@ def heatmaps(rows: Sequence[dict[str, Any]], outdir: str, title: str) -> list[st
   table = [g for g in results.summary([r for r in rows if r.get("kind", "transformer")
                                        == "transformer"])]
   langs = list(dict.fromkeys(r["language"] for r in rows))
+  title = _languages_title(rows, title)
   for train in sorted({g["train_length"] for g in table}, key=_train_bounds):
     sub = [g for g in table if g["train_length"] == train]
     depths = sorted({g["depth"] for g in sub})
@@ -157,10 +168,13 @@ def heatmaps(rows: Sequence[dict[str, Any]], outdir: str, title: str) -> list[st
                     color="w" if grid[i, j] < 0.7 else "k", fontsize=8)
       ax.set(xticks=range(len(heads)), xticklabels=heads, yticks=range(len(depths)),
              yticklabels=depths, xlabel="heads per layer", ylabel="depth (layers)",
-             title=lang if len(langs) > 1 else f"train {train}")
+             )
+      ax.set_title(lang if len(langs) > 1 else f"train {train}", fontsize=10)
     fig.colorbar(im, ax=list(axes[0]), fraction=0.05,
                  label="mean accuracy beyond training")
-    fig.suptitle(f"{title}: train {train}" if len(langs) > 1 else title, fontsize=9)
+    # Above the panel titles (bbox_inches="tight" keeps it in the picture).
+    fig.suptitle(f"{title}: train {train}" if len(langs) > 1 else title, fontsize=10,
+                 y=1.0 + 0.35 / fig.get_figheight())
     paths.append(os.path.join(outdir, f"heatmap_{train}.png"))
     _save(fig, paths[-1])
     plt.close(fig)
