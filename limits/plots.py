@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 
 from limits import atomic  # noqa: E402
+from limits import population  # noqa: E402
 from limits import results  # noqa: E402
 
 LENGTH_LABEL = "string length n (symbols)"
@@ -22,11 +23,6 @@ def _save(fig, path: str) -> None:
   """PNG via a temporary file and a rename: a full disk leaves no half-written picture."""
   with atomic.atomic_path(path) as tmp:
     fig.savefig(tmp, dpi=120, format="png", bbox_inches="tight")
-
-
-def _train_bounds(train_length: str) -> tuple[int, int]:
-  lo, _, hi = str(train_length).partition("-")
-  return int(lo), int(hi or lo)
 
 
 def length_axis(ax, lengths: Sequence[int]) -> None:
@@ -78,13 +74,13 @@ def length_curves(rows: Sequence[dict[str, Any]], outdir: str, title: str) -> li
                              sharey=True, squeeze=False)
     for ax, lang in zip(axes[0], langs):
       lrows = [r for r in rows if r["language"] == lang]
-      trains = sorted({r["train_length"] for r in lrows}, key=_train_bounds)
+      trains = sorted({r["train_length"] for r in lrows}, key=population.train_bounds)
       if len(trains) == 1:
-        lo, hi = _train_bounds(trains[0])
+        lo, hi = population.train_bounds(trains[0])
         ax.axvspan(lo - 0.5, hi + 0.5, color="0.92", zorder=0, label="training lengths")
       keyed = [(dict(zip(fields, k)), by_len) for k, by_len in groups.items()]
       keyed = [(g, b) for g, b in keyed if g.get("language", lang) == lang]
-      keyed.sort(key=lambda gb: (gb[0]["kind"] != "transformer", _train_bounds(gb[0]["train_length"]),
+      keyed.sort(key=lambda gb: (gb[0]["kind"] != "transformer", population.train_bounds(gb[0]["train_length"]),
                                  gb[0]["depth"], gb[0]["heads"], str(gb[0].get("positional"))))
       for g, by_len in keyed:
         n = sorted(by_len)
@@ -148,7 +144,7 @@ def heatmaps(rows: Sequence[dict[str, Any]], outdir: str, title: str) -> list[st
                                        == "transformer"])]
   langs = list(dict.fromkeys(r["language"] for r in rows))
   title = _languages_title(rows, title)
-  for train in sorted({g["train_length"] for g in table}, key=_train_bounds):
+  for train in sorted({g["train_length"] for g in table}, key=population.train_bounds):
     sub = [g for g in table if g["train_length"] == train]
     depths = sorted({g["depth"] for g in sub})
     heads = sorted({g["heads"] for g in sub})

@@ -52,6 +52,13 @@ class Member:
     return str(lo) if lo == hi else f"{lo}-{hi}"
 
 
+def train_bounds(train_range: str | int) -> tuple[int, int]:
+  """(lo, hi) of a `Member.train_range` (`lo-hi` or `n`), e.g. a results.csv
+  `train_length` cell: the one reader of the text `train_range` writes."""
+  lo, _, hi = str(train_range).partition("-")
+  return int(lo), int(hi or lo)
+
+
 def grid(depths, heads, seeds, learning_rates, train_length_sets,
          languages=("",), positionals=("",)) -> tuple[Member, ...]:
   """Every combination, in the order language, train lengths, positional encoding, depth,

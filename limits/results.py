@@ -10,6 +10,7 @@ import json
 import os
 from typing import Any, Sequence
 
+from limits import population
 from limits.atomic import atomic_path
 
 # Every column of results.csv, in order (README "What the numbers mean" defines each).
@@ -49,7 +50,7 @@ def result_rows(exp, step: int, members, per_member: Sequence[Sequence[dict[str,
 
 def is_out_of_distribution(row: dict[str, Any]) -> bool:
   """Whether the row's length lies beyond its member's largest training length."""
-  return int(row["length"]) > int(str(row["train_length"]).split("-")[-1])
+  return int(row["length"]) > population.train_bounds(row["train_length"])[1]
 
 
 # A member generalises when its mean accuracy beyond its training lengths reaches this

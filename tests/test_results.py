@@ -59,3 +59,14 @@ def test_no_duplicate_columns_and_every_column_is_documented(repo):
   section = readme.split("### Columns of results.csv", 1)[1].split("\n#", 1)[0]
   documented = re.findall(r"^\| `([a-z_]+)` \|", section, re.M)
   assert documented == list(results.RESULT_COLUMNS)
+
+
+def test_train_range_reads_back_in_one_place():
+  # results.csv's train_length is written by Member.train_range and read back only by
+  # population.train_bounds (plots, out-of-distribution rows, reproduce's fits).
+  from limits import population
+  for lengths in ((8,), (1, 2, 3, 40), (2, 4, 6)):
+    m = population.Member(1, 1, 0, 1e-3, lengths)
+    assert population.train_bounds(m.train_range) == (min(lengths), max(lengths))
+    assert not results.is_out_of_distribution({"length": max(lengths), "train_length": m.train_range})
+    assert results.is_out_of_distribution({"length": max(lengths) + 1, "train_length": m.train_range})

@@ -70,7 +70,13 @@ PROTOCOLS = ("custom", "deletang", "hahn")
 
 @dataclasses.dataclass(frozen=True)
 class SweepConfig:
-  """The population grid; an empty field means the single value of model/train/data."""
+  """The population grid; an empty field means the single value of model/train/data.
+
+  Each member field has one owner: a non-empty grid field owns it for every member and
+  the single value it replaces (`model.depth`, `model.heads`, `train.seed`, ...) is then
+  unused; `Experiment.members` is where members get their values, and everything after
+  validation reads depth and heads from the members (the max model: `population.max_model`).
+  """
 
   depths: tuple[int, ...] = ()
   heads: tuple[int, ...] = ()

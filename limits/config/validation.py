@@ -69,10 +69,8 @@ def _check_population(exp: Experiment) -> None:
   if model.kind != "transformer" and (len(sweep.depths) > 1 or len(sweep.heads) > 1):
     raise ValueError("sweep.depths/sweep.heads: only transformer populations vary depth and "
                      "heads (masked max model); set model.kind=transformer or one value each")
-  if sweep.heads and model.key_dim == 0 and model.width % max(sweep.heads):
-    raise ValueError(f"sweep.heads: the largest head count must divide model.width="
-                     f"{model.width} (heads share the width K = width // max heads), "
-                     f"got {max(sweep.heads)}")
+  if model.kind == "transformer":
+    _check_heads(exp)
   m = len(exp.members)
   parse.require(train.member_chunk <= 0 or m % train.member_chunk == 0,
            f"train.member_chunk: must divide the number of members ({m}), got "
@@ -95,14 +93,29 @@ def _model_section(cfg: ml_collections.ConfigDict) -> transformer.ModelConfig:
   parse.check_float(m, "temperature", "model.temperature", 0.0, open_lo=True)
   parse.check_int(m, "max_positions", "model.max_positions", 1)
   if "head_masks" in m:
-    m["head_masks"] = _head_masks(m["head_masks"], m.get("heads", transformer.ModelConfig.heads))
+    m["head_masks"] = _head_masks(m["head_masks"])
   parse.check_int(m, "key_dim", "model.key_dim", 0)
-  model = transformer.ModelConfig(**m)
-  parse.require(model.key_dim > 0 or model.width % model.heads == 0,
-           f"model.heads: must divide model.width={model.width}, got {model.heads} "
-           f"(allowed: {', '.join(str(h) for h in range(1, model.width + 1) if model.width % h == 0)})")
+  return transformer.ModelConfig(**m)
 
-  return model
+
+def _check_heads(exp: Experiment) -> None:
+  """What the head count constrains, checked against the field that owns it: every
+  member's heads come from `sweep.heads` when it is set (then `model.heads` is unused),
+  else from `model.heads`; the population's max model has the largest."""
+  model, owner = exp.model, "sweep.heads" if exp.sweep.heads else "model.heads"
+  heads = max(m.heads for m in exp.members)
+  allowed = ", ".join(str(h) for h in range(1, model.width + 1) if model.width % h == 0)
+  if owner == "model.heads":
+    parse.require(model.key_dim > 0 or model.width % heads == 0,
+                  f"model.heads: must divide model.width={model.width}, got {heads} "
+                  f"(allowed: {allowed})")
+  else:
+    parse.require(model.key_dim > 0 or model.width % heads == 0,
+                  f"sweep.heads: the largest head count must divide model.width="
+                  f"{model.width} (heads share the width K = width // max heads), got "
+                  f"{heads} (allowed: {allowed})")
+  parse.require(len(model.head_masks) <= heads, f"model.head_masks: {len(model.head_masks)} "
+                f"entries for {heads} heads (the largest head count, {owner})")
 
 
 def _data_section(cfg: ml_collections.ConfigDict) -> tuple["DataConfig", languages.Language]:
@@ -249,7 +262,7 @@ def _sweep_positionals(value: Any, model: transformer.ModelConfig,
   return kinds
 
 
-def _head_masks(value: Any, heads: int) -> tuple[str, ...]:
+def _head_masks(value: Any) -> tuple[str, ...]:
   """`model.head_masks` from a tuple/list or a string like 'past,future'."""
   parse.require(isinstance(value, (str, list, tuple)) or value is None,
            f"model.head_masks: expected a list like 'all,past', got {parse.show(value)}")
@@ -259,7 +272,6 @@ def _head_masks(value: Any, heads: int) -> tuple[str, ...]:
   for v in items:
     parse.require(v in attention.HEAD_MASKS, f"model.head_masks: unknown value {parse.show(v)}; "
              f"allowed: {', '.join(attention.HEAD_MASKS)}")
-  parse.require(len(items) <= heads, f"model.head_masks: {len(items)} entries for {heads} heads")
   return items
 
 

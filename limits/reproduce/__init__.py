@@ -36,7 +36,7 @@ import jax
 import ml_collections
 import numpy as np
 
-from limits import atomic, checkpoint, construct, experiment, probes
+from limits import atomic, checkpoint, construct, experiment, population, probes
 from limits import config as config_lib
 from limits import setup as setup_lib
 from limits.models import constructions
@@ -556,13 +556,13 @@ def sweep(s: dict, wd: str, rep: Report, log) -> None:
     fits: dict[str, list[tuple[int, int, float]]] = {}
     by_member: dict[int, list] = {}
     for r in result_rows:
-      lo, _, hi = str(r["train_length"]).partition("-")
-      if int(lo) <= r["length"] <= int(hi or lo):
+      lo, hi = population.train_bounds(r["train_length"])
+      if lo <= r["length"] <= hi:
         by_member.setdefault(r["member"], []).append(r)
     for rs in by_member.values():
       acc = sum(r["accuracy"] for r in rs) / len(rs)
       fits.setdefault(rs[0]["train_length"], []).append((rs[0]["depth"], rs[0]["heads"], acc))
-    for train, sizes in sorted(fits.items(), key=lambda kv: int(kv[0].split("-")[-1])):
+    for train, sizes in sorted(fits.items(), key=lambda kv: population.train_bounds(kv[0])[1]):
       ok = sorted((d * h, d, h) for d, h, a in sizes if a >= 0.9)
       grid = ", ".join(f"L{d}H{h}:{a:.2f}" for d, h, a in sorted(sizes))
       rows.append([lang, train, f"L{ok[0][1]} H{ok[0][2]}" if ok else "none", grid])
