@@ -25,6 +25,14 @@ GOLDEN = {
     10: {"loss_bits": 1.0604783296585083, "param_sum": -14.100276101422423, "param_sq": 227.97287139155605},
 }
 RTOL = 1e-5     # float32 on CPU: bit-stable within one JAX/XLA version; slack for others
+# The signed sum after 10 Adam steps cancels: how XLA's CPU code reassociates float32 sums
+# (it differs with the host's vector units) moves it far more than the other numbers.
+# Measured: an AVX2 AMD EPYC against the AVX-512 machine that pinned GOLDEN, 9.8e-4 (the
+# others within 1.1e-7 relative); 8 devices splitting the batch, 3.1e-4. So after 10
+# steps param_sum is compared within a fraction of the parameters' L1 movement from init
+# (44.5 here): 2e-4 of it, 0.0089, nine times the largest gap seen. A learning rate 1% off
+# (3.03e-3) fails each 10-step number (param_sum by 0.0137, param_sq by 3.8e-5 relative).
+SUM_OF_MOVEMENT = 2e-4
 
 
 def _exp():
@@ -57,6 +65,7 @@ def _steps() -> dict:
   setup = setup_lib.make_setup(_exp())
   step = jax.jit(train_lib.make_train_step(setup))
   state, keys = setup_lib.init_state(setup), setup_lib.member_keys(setup)[1]
+  init = [np.asarray(x, np.float64) for x in jax.tree.leaves(state.params)]
   out = {}
   for i in range(1, 11):
     state, metrics = step(state, keys)
@@ -64,7 +73,8 @@ def _steps() -> dict:
       leaves = [np.asarray(x, np.float64) for x in jax.tree.leaves(state.params)]
       out[i] = {"loss_bits": float(metrics["loss_bits"][0]),
                 "param_sum": float(sum(x.sum() for x in leaves)),
-                "param_sq": float(sum((x * x).sum() for x in leaves))}
+                "param_sq": float(sum((x * x).sum() for x in leaves)),
+                "movement": float(sum(np.abs(x - x0).sum() for x, x0 in zip(leaves, init)))}
   return out
 
 
@@ -73,12 +83,15 @@ def test_golden_one_and_ten_steps():
   if os.environ.get("LIMITS_GOLDEN_PRINT"):
     print("\nGOLDEN = {")
     for i, v in got.items():
-      print(f"    {i}: {{" + ", ".join(f'"{k}": {x!r}' for k, x in v.items()) + "},")
+      print(f"    {i}: {{" + ", ".join(f'"{k}": {x!r}' for k, x in v.items()
+                                    if k != "movement") + "},")
     print("}")
     return
   for i, want in GOLDEN.items():
     for name, value in want.items():
+      tol = dict(rtol=RTOL) if (name, i) != ("param_sum", 10) else \
+          dict(rtol=0, atol=SUM_OF_MOVEMENT * got[i]["movement"])
       np.testing.assert_allclose(
-          got[i][name], value, rtol=RTOL,
+          got[i][name], value, **tol,
           err_msg=f"golden {name} after {i} step(s) moved: a change to the model, optimizer, "
                   f"init or sampler? If intended, re-pin (see this file's docstring)")
