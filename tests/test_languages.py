@@ -345,7 +345,7 @@ def test_dyck_walk_stack_overflow_fallback_is_exact(spec, monkeypatch):
   np.testing.assert_array_equal(small, full)
   assert np.asarray(lang.accepts(jnp.asarray(small), lengths)).all()
   depth = np.cumsum(np.where(small % 2 == 0, 1, -1), axis=1).max(axis=1)
-  per = lang._stack_bits[1]          # the tiny stack is one word: `per` types
+  per = lang.stack.per          # the tiny stack is one word: `per` types
   assert depth.max() > per, "no row overflowed the tiny stack: the fallback went untested"
 
 

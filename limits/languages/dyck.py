@@ -45,6 +45,7 @@ import numpy as np
 
 from limits.languages import automaton, base
 from limits.languages import sampling
+from limits.languages import stack as stack_lib
 from limits.languages import threefry
 
 BRACKETS = "()[]{}<>"
@@ -81,6 +82,7 @@ class Dyck(base.SplitClasses):
                        f"got {negatives!r}")
     self.k, self.depth, self.negatives = int(k), depth, negatives
     self.alphabet = bracket_alphabet(self.k)
+    self.stack = stack_lib.PackedStack(self.k)   # the open types, bit-packed
     self.name = f"dyck:k={k}" if depth is None else f"dyck_bounded:k={k},depth={depth}"
     if negatives != "mixed":
       self.name += f",negatives={negatives}"
@@ -140,45 +142,6 @@ class Dyck(base.SplitClasses):
                        f"length; use even lengths such as {n - 1 if n > 1 else 2} or {n + 1})")
 
   # Sampling ---------------------------------------------------------------------
-  # The stack of open types: a tuple of uint32[B] words, b = ceil(log2 k) bits per type,
-  # 32 // b types per word, slot i in word i // per. Separate words (not one [B, W]
-  # array) keep every read and write elementwise, so XLA:CPU fuses a whole scan step.
-  @property
-  def _stack_bits(self) -> tuple[int, int]:
-    """(bits per type, types per uint32 word) of the stack."""
-    bits = max(1, (self.k - 1).bit_length())
-    return bits, 32 // bits
-
-  def _empty_stack(self, slots: int, batch: int) -> tuple[jax.Array, ...]:
-    """A stack of `slots` types; k = 1 needs none (every close matches)."""
-    words = -(-slots // self._stack_bits[1]) if self.k > 1 else 0
-    return (jnp.zeros((batch,), jnp.uint32),) * words
-
-  def _read(self, stack, slot_B):
-    """uint32[B]: the type at stack slot `slot_B` (0 for k = 1: no stack; 0 past the end)."""
-    if not stack:
-      return jnp.zeros(slot_B.shape, jnp.uint32)
-    bits, per = self._stack_bits
-    slot_B = slot_B.astype(jnp.uint32)
-    w_B = slot_B // per
-    word = stack[0]
-    for i in range(1, len(stack)):
-      word = jnp.where(w_B == i, stack[i], word)
-    return (word >> ((slot_B % per) * bits)) & jnp.uint32((1 << bits) - 1)
-
-  def _write(self, stack, slot_B, type_B, do_B):
-    """The stack with `type_B` stored at slot `slot_B` where `do_B`. A slot past the end
-    is dropped: callers bound the depth or detect the overflow."""
-    if not stack:
-      return stack
-    bits, per = self._stack_bits
-    slot_B = slot_B.astype(jnp.uint32)
-    sh = (slot_B % per) * bits
-    w_B = jnp.where(do_B, slot_B // per, jnp.uint32(len(stack)))
-    clear = ~(jnp.uint32((1 << bits) - 1) << sh)
-    put = type_B.astype(jnp.uint32) << sh
-    return tuple(jnp.where(w_B == i, (x & clear) | put, x) for i, x in enumerate(stack))
-
   @functools.lru_cache(maxsize=None)
   def _thresholds(self, max_length: int, kind: str) -> jax.Array:
     """int32[L, W]: fixed-point P(open | depth d) when r symbols follow (row r).
@@ -229,20 +192,20 @@ class Dyck(base.SplitClasses):
         j, th_W, u_B, t_B = inp
         active = j >= first_B
         is_open = u_B < th_W[jnp.minimum(d_B, W - 1)]
-        sym = jnp.where(is_open, 2 * t_B, 2 * self._read(st, d_B - 1) + 1).astype(jnp.int32)
-        st = self._write(st, d_B, t_B, is_open & active)
+        sym = jnp.where(is_open, 2 * t_B, 2 * self.stack.read(st, d_B - 1) + 1).astype(jnp.int32)
+        st = self.stack.write(st, d_B, t_B, is_open & active)
         d_B = jnp.where(active, jnp.where(is_open, d_B + 1, d_B - 1), d_B)
         return (d_B, jnp.maximum(deepest_B, d_B), st), sym
 
       z = jnp.zeros((B,), jnp.int32)
-      (_, deepest_B, _), sym_LxB = jax.lax.scan(step, (z, z, self._empty_stack(slots, B)),
+      (_, deepest_B, _), sym_LxB = jax.lax.scan(step, (z, z, self.stack.empty(slots, B)),
                                             (jnp.arange(L), th, u_LxB, t_LxB))
       return sym_LxB, jnp.max(deepest_B) > slots
 
     # A stack of ~3 sqrt(L) slots rarely overflows (the height of a random walk bridge is
     # ~ sqrt(L)); if a row does, the walk is redone with the full stack from the same
     # uniforms, so the result is exactly the full-stack walk either way.
-    per = self._stack_bits[1]
+    per = self.stack.per
     small = W if self.k == 1 else min(W, per * max(1, round(self.STACK_SQRT * math.sqrt(L) / per)))
     sym_LxB, overflow = run(small)
     if small < W:
@@ -318,11 +281,11 @@ class Dyck(base.SplitClasses):
     def step(carry, x_B):
       d_B, st = carry
       is_open = x_B % 2 == 0
-      st = self._write(st, d_B, x_B // 2, is_open)
+      st = self.stack.write(st, d_B, x_B // 2, is_open)
       d_B = jnp.where(is_open, d_B + 1, jnp.maximum(d_B - 1, 0))
-      return (d_B, st), (d_B, self._read(st, d_B - 1).astype(jnp.int32))
+      return (d_B, st), (d_B, self.stack.read(st, d_B - 1).astype(jnp.int32))
 
-    init = (jnp.zeros((B,), jnp.int32), self._empty_stack(max(self.dcap(L), 1), B))
+    init = (jnp.zeros((B,), jnp.int32), self.stack.empty(max(self.dcap(L), 1), B))
     _, (dep_LxB, top_LxB) = jax.lax.scan(step, init, symbols_BxL.T)
     pad = lambda x_LxB: jnp.concatenate([jnp.zeros((1, B), jnp.int32), x_LxB]).T
     return pad(dep_LxB), pad(top_LxB)
@@ -340,12 +303,12 @@ class Dyck(base.SplitClasses):
       d_B, st = state
       is_open = x_B % 2 == 0
       typ = (x_B // 2).astype(jnp.uint32)
-      good = jnp.where(is_open, d_B < cap, (d_B > 0) & (self._read(st, d_B - 1) == typ))
-      st = self._write(st, d_B, typ, live & is_open)
+      good = jnp.where(is_open, d_B < cap, (d_B > 0) & (self.stack.read(st, d_B - 1) == typ))
+      st = self.stack.write(st, d_B, typ, live & is_open)
       d_B = jnp.where(live, jnp.where(is_open, d_B + 1, d_B - 1), d_B)
       return (d_B, st), good
 
-    init = (jnp.zeros((B,), jnp.int32), self._empty_stack(cap, B))
+    init = (jnp.zeros((B,), jnp.int32), self.stack.empty(cap, B))
     (d_B, _), ok_B = sampling.until_all_fail(x_LxB, lengths_B, init, step)
     return ok_B & (d_B == 0)
 
