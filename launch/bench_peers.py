@@ -23,6 +23,14 @@ only this benchmark does, from the path given, at run time.
    work (post-LN model, same shape, `data.train_lengths=1-40`, `eval_lengths=1-L`,
    `eval.batch_size=128`). Both log every step (so the first step's line marks its end):
    whole wall time and time to the end of the first step, from process start.
+3. Evaluation (`--peer_parts=eval`), in this process, each side from the parameters at
+   init (accuracy does not change the work): their `range_evaluation`'s per-length loop
+   (clear the jit cache, `sample_batch` 128 strings, jitted `model.apply`, their accuracy
+   mask; `_peer_range`, their loop body as written, over a list of lengths since theirs
+   always starts at 1) on every --peer_eval_stride-th length of --peer_eval_lengths
+   (default 41-500; the whole range costs one compile per length), its time scaled by
+   (lengths in the range) / (lengths run) and said so; against `limits.evaluate.Evaluator`
+   on the whole range (post-LN, same shape, eval.batch_size 128), compiles included.
 
 Runtime at the default sizes: about 22 minutes for this command on the project's loaded
 2-core development CPU, 15 of them their end-to-end run (one compiled program per
@@ -47,7 +55,11 @@ _PEER_SHAPE = flags.DEFINE_string("peer_shape", "paper", "Shape (launch/bench_sw
 _PEER_STEPS = flags.DEFINE_integer("peer_steps", 200, "End-to-end training steps N.")
 _PEER_EVAL_MAX = flags.DEFINE_integer("peer_eval_max", 40, "End-to-end evaluation 1..L.")
 _PEER_ROUNDS = flags.DEFINE_integer("peer_rounds", 1, "End-to-end rounds per side (best).")
-_PEER_PARTS = flags.DEFINE_string("peer_parts", "step,e2e", "Which parts: step, e2e.")
+_PEER_PARTS = flags.DEFINE_string("peer_parts", "step,e2e", "Which parts: step, e2e, eval.")
+_PEER_EVAL_LENGTHS = flags.DEFINE_string("peer_eval_lengths", "41-500",
+                                         "Part eval: the lengths evaluated, 128 strings each.")
+_PEER_EVAL_STRIDE = flags.DEFINE_integer("peer_eval_stride", 20, "Part eval: their side runs "
+                                         "every stride-th of those lengths (scaled up).")
 _PEER_CHILD = flags.DEFINE_bool("peer_child", False, "Internal: run their pipeline here.")
 
 PACKAGE = "neural_networks_chomsky_hierarchy"
@@ -206,6 +218,54 @@ def peer_child() -> None:
   print(f"PEER_DONE mean accuracy {sum(r['accuracy'] for r in evals) / len(evals):.3f}", flush=True)
 
 
+def _peer_range(shape: dict, lengths: list[int]) -> float:
+  """Seconds for their range evaluation's loop body (range_evaluation.py, unmodified in
+  substance: clear_cache, sample 128, apply, accuracy) over `lengths`, at init params."""
+  import haiku as hk
+  import jax
+  import numpy as np
+  task, model, _, accuracy_fn = _peer_model(shape, 0.1)
+  params = model.init(jax.random.PRNGKey(0), task.sample_batch(jax.random.PRNGKey(0), 2, 4)["input"])
+  rng_seq = hk.PRNGSequence(1)
+  apply_fn = jax.jit(model.apply)
+  t0 = time.perf_counter()
+  for length in lengths:
+    apply_fn.clear_cache()
+    batch = task.sample_batch(next(rng_seq), 128, length)
+    outputs = apply_fn(params, next(rng_seq), batch["input"])
+    float(np.mean(accuracy_fn(outputs, batch["output"])))
+  return time.perf_counter() - t0
+
+
+def _ours_range(shape: dict, lengths_text: str) -> float:
+  """Seconds for limits' Evaluator over `lengths_text` (compiles included), at init."""
+  from launch import bench_sweep
+  from limits import config as config_lib
+  from limits import evaluate
+  from limits import setup as setup_lib
+  cfg = config_lib.to_configdict(bench_sweep._exp(shape, model=_model("post")))
+  cfg.data.eval_lengths = config_lib.parse_lengths(lengths_text, "--peer_eval_lengths")
+  cfg.data.train_lengths = tuple(range(1, 41))
+  cfg.eval.batch_size = 128
+  cfg.model.max_positions = max(cfg.model.max_positions, max(cfg.data.eval_lengths) + 2)
+  setup = setup_lib.make_setup(config_lib.validate(cfg))
+  state = setup_lib.init_state(setup)
+  t0 = time.perf_counter()
+  evaluate.Evaluator(setup)(state.params)
+  return time.perf_counter() - t0
+
+
+def _evaluation(shape: dict, peer: bool) -> dict:
+  from limits.config import parse
+  lengths = list(parse.parse_lengths(_PEER_EVAL_LENGTHS.value, "--peer_eval_lengths"))
+  out = {"ours": (_ours_range(shape, _PEER_EVAL_LENGTHS.value), len(lengths), len(lengths))}
+  if peer:
+    run = lengths[::max(1, _PEER_EVAL_STRIDE.value)]
+    t = _peer_range(shape, run)
+    out["theirs"] = (t * len(lengths) / len(run), len(run), len(lengths))
+  return out
+
+
 def _end_to_end(shape: dict, peer: bool) -> dict:
   steps, L = _PEER_STEPS.value, _PEER_EVAL_MAX.value
   best: dict[str, tuple[float, float]] = {}
@@ -228,8 +288,8 @@ def peers(argv: list[str]) -> None:
                 f"{', '.join(bench_sweep.SHAPES)}")
   parts = [p.strip() for p in _PEER_PARTS.value.split(",") if p.strip()]
   for p in parts:
-    if p not in ("step", "e2e"):
-      common.fail(f"--peer_parts: unknown part {p!r}; allowed: step, e2e")
+    if p not in ("step", "e2e", "eval"):
+      common.fail(f"--peer_parts: unknown part {p!r}; allowed: step, e2e, eval")
   if _PEER_STEPS.value < 1 or _PEER_EVAL_MAX.value < 1:
     common.fail("--peer_steps and --peer_eval_max must be at least 1")
   absent = peer_absence(_PEER_PATH.value)
@@ -267,3 +327,12 @@ def peers(argv: list[str]) -> None:
       print(f"ratio end to end (theirs / ours wall time): "
             f"{best['theirs'][0] / best['ours'][0]:.2f}x; time to first step "
             f"{best['theirs'][1] / best['ours'][1]:.2f}x")
+  if "eval" in parts:
+    ev = _evaluation(shape, peer)
+    print(f"\nevaluation of lengths {_PEER_EVAL_LENGTHS.value} x 128 strings, from init "
+          f"parameters, compiles included (theirs: one length in every {_PEER_EVAL_STRIDE.value} "
+          f"run, time scaled to the whole range):")
+    rows = [{"side": k, "lengths_run": r, "lengths": n, "seconds": t} for k, (t, r, n) in ev.items()]
+    print(results.format_table(rows, ("side", "lengths_run", "lengths", "seconds")))
+    if peer:
+      print(f"ratio evaluation (theirs / ours): {ev['theirs'][0] / ev['ours'][0]:.2f}x")

@@ -160,3 +160,23 @@ def test_profile_smoke():
   assert math.isclose(sum(float(r[-1]) for r in rows), 1.0, abs_tol=1e-3), out
   assert {r[0] for r in rows} >= {"forward", "backward", "step"}, out
   assert re.search(r"useful [\d.]+ GFLOP/s = \d+% of the float32 matmul ceiling", out), out
+
+
+def _eval_table(out):
+  return {l.split()[0]: [float(x) for x in l.split()[1:]] for l in out.splitlines()
+          if re.match(r"^\s*(ours|theirs)\s+\d+\s+\d+\s+[\d.]+$", l)}
+
+
+def test_peers_evaluation_part_smoke():
+  # Part eval (issue 20 item 4): ours over every length; theirs, when present, over a
+  # stride of them with its time scaled to the whole range.
+  args = ("--peer_parts=eval", "--peer_eval_lengths=41-44", "--peer_eval_stride=2")
+  out = _peers(*args)
+  table = _eval_table(out)
+  assert list(table) == ["ours"] and table["ours"][:2] == [4, 4], out
+  _finite_positive(table["ours"][2:])
+  if _peer_available():
+    out = _peers(f"--peer_path={PEER_PATH}", *args)
+    table = _eval_table(out)
+    assert sorted(table) == ["ours", "theirs"] and table["theirs"][:2] == [2, 4], out
+    _finite_positive(_ratios(out, r"ratio evaluation \(theirs / ours\): ([\d.]+)x"))
