@@ -1,27 +1,9 @@
 """limits.checkpoint: a checkpoint write failing inside orbax is one line and exit 74.
 The workdir around the checkpoints (config fingerprint, lock): tests/test_workdir.py."""
 
-import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-
-import ml_collections
-import pytest
-
-from limits import checkpoint, experiment
-from limits import config as config_lib
-
-
-def _exp(steps=6, **model):
-  raw = ml_collections.ConfigDict()
-  raw.model = {**dict(depth=1, heads=2, width=8, mlp_width=16), **model}
-  raw.data = dict(language="parity", train_lengths="1-6", eval_lengths="4,8")
-  raw.train = dict(steps=steps, batch_size=8, checkpoint_every=3, log_every=3)
-  return config_lib.validate(raw)
 
 
 def test_a_checkpoint_write_failing_inside_orbax_is_one_line(repo, tmp_path):
