@@ -52,6 +52,7 @@ COMPONENTS = (
     ("/attention/value", "attention projections"), ("/attention/out", "attention projections"),
     ("bqhk,bshk", "attention dots"), ("bhqs,bshk", "attention dots"),
     ("bhqs,bqhk", "attention dots"), ("bqhk,bqhk", "attention dots"),
+    ("/weighted_sum/", "attention dots"),   # w.v into [B, H, Q, K] and its transpose
     ("/attention/dot_general", "attention dots"),   # the attention VJP's own dots
     ("/attention/", "softmax and masks"), ("/ffn_", "FFN"), ("/ln_", "layer norm"),
     ("final_ln", "layer norm"), ("/embed", "embedding and readout"),
@@ -148,6 +149,17 @@ def op_names(hlo_text: str, kernels: dict[tuple[int, ...], str] | None = None) -
       own[instr] = ("transpose(data gradient)/" if grad else "jvp(matmul)/") + path
     elif kernels and dims in kernels:
       own[instr] = kernels[dims]
+  # A dot fusion that reads no kernel, fused around or fed by attention ops (a mask, a
+  # scale): one of attention's own dots, whose operands are both activations (q.k, w.v,
+  # their VJPs).
+  for instr in sorted(unnamed):
+    if own[instr] or calls[instr] not in dotted:
+      continue
+    near = [n for n, _, _ in inside.get(calls[instr], ())] + [own.get(o, "") for o in
+                                                               operands.get(instr, ())]
+    att = next((n for n in near if "/attention/" in n), None)
+    if att:
+      own[instr] = att.split("/attention/")[0] + "/attention/dot_general"
   for instr in unnamed:   # any other fusion: its root, else its first named instruction
     named = inside.get(calls[instr])
     if not own[instr] and named:

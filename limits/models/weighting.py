@@ -129,7 +129,8 @@ def weighted_sum(w_BxHxQxS, v_BxSxHxK):
   (the dot's own layout) and then a transpose: XLA:CPU's dot writing [B, Q, H, K] directly
   ran 2.2x slower at the paper shape (and the whole train step 7-10% slower, measured
   side by side), for the forward pass's w.v and the backward pass's g_s.k."""
-  return jnp.einsum("bhqs,bshk->bhqk", w_BxHxQxS, v_BxSxHxK).transpose(0, 2, 1, 3)
+  with jax.named_scope("weighted_sum"):   # op_name for launch.benchmark profile
+    return jnp.einsum("bhqs,bshk->bhqk", w_BxHxQxS, v_BxSxHxK).transpose(0, 2, 1, 3)
 
 
 def _soft_fwd(q, k, v, mask, scale, bias=None):
