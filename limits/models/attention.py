@@ -31,8 +31,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from limits.models.weighting import (ATTENTION, attention_weights, soft_attention,  # noqa: F401
-                                      weighted_sum)
+from limits.models.weighting import ATTENTION, attention_weights, soft_attention  # noqa: F401
 
 HEAD_MASKS = ("all", "past", "future")
 
@@ -171,7 +170,7 @@ class MultiHeadAttention(nn.Module):
                                  None if bias_BxHxTxT is None
                                  else float(self.temperature) * bias_BxHxTxT)
     else:
-      b_BxTxHxK = weighted_sum(att_BxHxTxT, v_BxTxHxK)
+      b_BxTxHxK = jnp.einsum("bhqs,bshk->bqhk", att_BxHxTxT, v_BxTxHxK)
     return nn.DenseGeneral(self.width, axis=(-2, -1), name="out")(b_BxTxHxK)
 
   def _relative_params(self, y_BxTxD):
@@ -228,7 +227,7 @@ class MultiHeadAttention(nn.Module):
         mask_BxHxCxT = mask_BxHxCxT & row_head_masks(head_kinds, self.heads, rows_BxC, T)
       w_BxHxCxT = attention_weights(scores_BxHxCxT, mask_BxHxCxT, self.kind, self.temperature,
                                     self.saturate)
-      b_BxCxHxK = weighted_sum(w_BxHxCxT, v_BxTxHxK)
+      b_BxCxHxK = jnp.einsum("bhqs,bshk->bqhk", w_BxHxCxT, v_BxTxHxK)
       logit_BxHxCxT = scores_BxHxCxT * self.temperature
       if self.kind == "scaled":
         keys = jnp.sum(jnp.broadcast_to(mask_BxHxCxT, logit_BxHxCxT.shape), -1, keepdims=True)

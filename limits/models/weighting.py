@@ -124,19 +124,10 @@ def _soft_attention_bias(q, k, v, mask, bias, scale):
   return _soft_fwd(q, k, v, mask, scale, bias)[0]
 
 
-def weighted_sum(w_BxHxQxS, v_BxSxHxK):
-  """[B, Q, H, K]: sum_s w[b, h, q, s] v[b, s, h, k], as a batched dot into [B, H, Q, K]
-  (the dot's own layout) and then a transpose: XLA:CPU's dot writing [B, Q, H, K] directly
-  ran 2.2x slower at the paper shape (and the whole train step 7-10% slower, measured
-  side by side), for the forward pass's w.v and the backward pass's g_s.k."""
-  with jax.named_scope("weighted_sum"):   # op_name for launch.benchmark profile
-    return jnp.einsum("bhqs,bshk->bhqk", w_BxHxQxS, v_BxSxHxK).transpose(0, 2, 1, 3)
-
-
 def _soft_fwd(q, k, v, mask, scale, bias=None):
   s = scale * jnp.einsum("bqhk,bshk->bhqs", q, k)
   w = _softmax(s if bias is None else s + bias, mask)
-  b = weighted_sum(w, v)
+  b = jnp.einsum("bhqs,bshk->bqhk", w, v)
   return b, (q, k, v, w, b, mask)
 
 
@@ -164,7 +155,7 @@ def _soft_grads(scale, res, g_b):
   d = ((g_b * b).reshape(B * T, H * K) @ heads).reshape(B, T, H).transpose(0, 2, 1)[..., None]
   g_bias = w * (g_w - d)
   g_s = scale * g_bias
-  return (weighted_sum(g_s, k), jnp.einsum("bhqs,bqhk->bshk", g_s, q),
+  return (jnp.einsum("bhqs,bshk->bqhk", g_s, k), jnp.einsum("bhqs,bqhk->bshk", g_s, q),
           g_v, g_bias)
 
 
