@@ -33,7 +33,8 @@ from absl import flags
 _SHAPES = flags.DEFINE_string("shapes", "tiny,paper", "Shapes to measure: tiny, paper.")
 _STEPS = flags.DEFINE_integer("steps", 10, "Timed steps per measurement.")
 _ROUNDS = flags.DEFINE_integer("rounds", 3, "Fewest interleaved rounds per timing (best "
-                               "round kept); more rounds steady a loaded machine's numbers.")
+                               "round kept); more rounds steady a loaded machine's numbers.",
+                               lower_bound=1)
 _EVAL_LENGTHS = flags.DEFINE_string("eval_lengths", "41-100",
                                     "Evaluation lengths (Delétang: 41-500).")
 _PARTS = flags.DEFINE_string("parts", "train,first,eval",
@@ -87,8 +88,8 @@ def _compiled(exp) -> tuple[list, float]:
 
 def _best_rounds(sides: list[list[list]], steps: int, least: int | None = None) -> list[float]:
   """Seconds for `steps` steps of each side, a side being runs ([step fn, state, arg])
-  executed one after another: best of interleaved rounds (at least 3, up to ~2 s per
-  side in all; at least --rounds), since other load only ever slows a round down and
+  executed one after another: best of interleaved rounds (at least `least`, default
+  --rounds, and up to ~2 s per side in all), since other load only ever slows a round down and
   both sides see the same machine."""
   import jax
 
@@ -102,7 +103,7 @@ def _best_rounds(sides: list[list[list]], steps: int, least: int | None = None) 
     return time.perf_counter() - t0
 
   best, spent, rounds = [float("inf")] * len(sides), 0.0, 0
-  least = max(1, _ROUNDS.value if least is None else least)
+  least = _ROUNDS.value if least is None else least
   while rounds < least or (spent < 2.0 * len(sides) and rounds < 50):
     times = [sum(run(r) for r in side) for side in sides]
     best = [min(b, t) for b, t in zip(best, times)]

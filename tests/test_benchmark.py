@@ -180,3 +180,19 @@ def test_peers_evaluation_part_smoke():
     table = _eval_table(out)
     assert sorted(table) == ["ours", "theirs"] and table["theirs"][:2] == [2, 4], out
     _finite_positive(_ratios(out, r"ratio evaluation \(theirs / ours\): ([\d.]+)x"))
+
+
+def test_best_rounds_runs_at_least_the_rounds_asked():
+  # Each round of this side takes 0.45 s, so the 2 s budget alone stops after 5 rounds;
+  # asking for 6 must run 6.
+  import time
+  from launch import bench_sweep
+  calls = []
+
+  def step(state, arg):
+    calls.append(1)
+    time.sleep(0.45)
+    return state, 0
+
+  bench_sweep._best_rounds([[[step, 0, None]]], steps=1, least=6)
+  assert len(calls) == 6, len(calls)
